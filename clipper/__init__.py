@@ -1,0 +1,22 @@
+"""clipper: long e-commerce livestream recordings -> short vertical clips, one per selling point.
+
+    from clipper import Pipeline, load_config
+    result = Pipeline(load_config()).run("stream.mp4", "out/")
+    for clip in result.clips: print(clip.id, clip.kind, clip.tags, clip.start, clip.end)
+"""
+
+__version__ = "0.1.0"
+
+from .config import Config, load_config  # noqa: E402
+from .errors import ClipperError  # noqa: E402
+from .pipeline import Pipeline, RunResult  # noqa: E402
+from .types import (  # noqa: E402
+    ClipSpec, CutPlan, Label, MediaInfo, RenderedClip, Segment, Segmentation, Sentence, SentenceList,
+    Shots, Transcript, Word,
+)
+
+__all__ = [
+    "Pipeline", "RunResult", "Config", "load_config", "ClipperError", "ClipSpec", "CutPlan", "Label",
+    "MediaInfo", "RenderedClip", "Segment", "Segmentation", "Sentence", "SentenceList", "Shots",
+    "Transcript", "Word", "__version__",
+]

@@ -1,0 +1,159 @@
+"""The ``clipper`` command line: parse, load config, call the pipeline. Nothing else lives here.
+
+Errors from the library (ClipperError) become one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import KINDS, available_categories, load_category, load_config
+from .errors import ClipperError, ConfigError
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _overrides(language: str | None, model: str | None, kinds: str | None, category: str | None,
+               backend: str | None = None) -> dict[str, Any]:
+    o: dict[str, Any] = {"transcribe": {}, "segment": {}}
+    if language:
+        o["transcribe"]["language"] = language
+    if model:
+        o["transcribe"]["model"] = model
+    if kinds:
+        o["segment"]["kinds"] = [k.strip() for k in kinds.split(",") if k.strip()]
+    if category:
+        o["segment"]["category"] = category
+    if backend:
+        o["segment"]["backend"] = backend
+    return o
+
+
+class _Group(click.Group):
+    """Turns ClipperError into a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClipperError as exc:
+            click.echo(f"clipper: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("clipper: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="clipper")
+@click.option("-v", "--verbose", count=True, help="-v for progress logs, -vv for debug.")
+def main(verbose: int) -> None:
+    """Turn long livestream recordings into short vertical clips, one per selling point."""
+    _setup_logging(verbose)
+
+
+_language = click.option("--language", help="Spoken language: auto, zh, en, es, pt, ru, ...")
+_model = click.option("--model", help="Whisper model: base, tiny.en, small, a folder or a hub id.")
+_config = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A TOML config file.")
+
+
+@main.command()
+@click.argument("source", type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@_config
+@_language
+@_model
+@click.option("--kinds", help=f"Kinds to clip, comma-separated: {', '.join(KINDS)}.")
+@click.option("--category", help=f"Product category: {', '.join(available_categories())} or a TOML path.")
+@click.option("--jobs", type=int, help="Clips rendered at once.")
+def run(source: str, out_dir: str, config_file: str | None, language: str | None, model: str | None,
+        kinds: str | None, category: str | None, jobs: int | None) -> None:
+    """Clip SOURCE into OUT: clips/<id>.mp4, clips/<id>.srt and manifest.json."""
+    from .pipeline import Pipeline
+    from .progress import RichProgress
+
+    overrides = _overrides(language, model, kinds, category)
+    if jobs:
+        overrides["render"] = {"jobs": jobs}
+    config = load_config(config_file, overrides)
+    with RichProgress() as progress:
+        result = Pipeline(config, progress).run(source, out_dir)
+    n = len(result.clips)
+    if n == 0:
+        click.echo(f"no clips: no {' or '.join(config.segment.kinds)} found in {source}", err=True)
+    for clip in result.manifest["clips"]:
+        click.echo(f"{clip['id']}  {clip['start']:8.2f}-{clip['end']:8.2f}  {clip['kind']:<13} "
+                   f"{','.join(clip['tags']):<22} {clip['file']}")
+    reused = f" (reused: {', '.join(result.reused)})" if result.reused else ""
+    click.echo(f"{n} clips, manifest: {result.manifest_path}{reused}")
+
+
+@main.command()
+@click.argument("source", type=click.Path())
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="transcript.json")
+@_config
+@_language
+@_model
+def transcribe(source: str, out_file: str, config_file: str | None, language: str | None,
+               model: str | None) -> None:
+    """Transcribe SOURCE to a JSON transcript with word timestamps."""
+    from .pipeline import Pipeline
+    from .progress import RichProgress
+    from .sentences import split_sentences
+    from .workspace import Workspace, write_json_atomic
+
+    config = load_config(config_file, _overrides(language, model, None, None))
+    out = Path(out_file)
+    with RichProgress() as progress:
+        pipeline = Pipeline(config, progress)
+        info = pipeline.probe(source)
+        transcript, _ = pipeline.transcribe(info, Workspace(out.parent / f".{out.stem}.clipper"))
+    sentences = split_sentences(transcript, config.sentences)
+    data = transcript.to_dict() | {"sentences": [s.to_dict() for s in sentences.sentences]}
+    write_json_atomic(out, data)
+    click.echo(f"{len(transcript.words)} words, {len(sentences.sentences)} sentences, "
+               f"language {transcript.language}: {out}")
+
+
+@main.command()
+@click.argument("infile", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="OUT.jsonl")
+@_config
+@click.option("--backend", type=click.Choice(["rules"]), help="Segmentation backend.")
+@click.option("--category", help=f"{', '.join(available_categories())} or a TOML path.")
+def classify(infile: str, out_file: str, config_file: str | None, backend: str | None,
+             category: str | None) -> None:
+    """Label sentences (JSON Lines: id, text, passage) as SELLING_POINT, PROMO or CHATTER."""
+    from .segment.base import Item, classify_items
+    from .workspace import write_text_atomic
+
+    config = load_config(config_file, _overrides(None, None, None, category, backend))
+    items = []
+    for n, line in enumerate(Path(infile).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            items.append(Item(str(row["id"]), str(row["text"]), str(row.get("passage", ""))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"line {n} is not {{\"id\", \"text\"[, \"passage\"]}} JSON ({exc})",
+                              path=infile) from None
+    segments = classify_items(items, config.segment.backend, load_category(config.segment.category))
+    lines = [json.dumps({"id": s.sentence_id, "label": s.label.value, "tags": list(s.tags),
+                         "product": s.product, "time_bound": s.time_bound}, ensure_ascii=False)
+             for s in segments]
+    write_text_atomic(Path(out_file), "\n".join(lines) + ("\n" if lines else ""))
+    click.echo(f"{len(segments)} sentences classified: {out_file}")
+
+
+if __name__ == "__main__":
+    main()

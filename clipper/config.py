@@ -1,0 +1,221 @@
+"""Typed, validated configuration.
+
+Values come from one source: ``configs/default.toml`` <- a user TOML file <- overrides
+given on the command line or from Python. Every table is a pydantic model with
+``extra="forbid"``, so a misspelt key fails loudly instead of being ignored.
+Category taxonomies (tags and cue words) live in ``configs/categories/*.toml`` and
+language-level cue words in ``configs/cues.toml``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+KINDS = ("selling_point", "promo", "chatter")
+
+
+def configs_dir() -> Path:
+    """The configs folder: packaged inside the wheel, or the repo's top-level ``configs/``."""
+    packaged = Path(__file__).parent / "_configs"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TranscribeConfig(_Strict):
+    model: str
+    language: str
+    device: Literal["cpu", "cuda", "auto"]
+    compute_type: str
+    beam_size: int = Field(ge=1, le=10)
+    vad: bool
+    chunk_seconds: float = Field(ge=30)
+    threads: int = Field(ge=0)
+    prompt_zh: str
+
+
+class SentencesConfig(_Strict):
+    max_pause: float = Field(gt=0)
+    soft_pause: float = Field(ge=0)
+    max_chars_cjk: int = Field(ge=8)
+    max_words: int = Field(ge=5)
+    min_chars_cjk: int = Field(ge=1)
+    min_words: int = Field(ge=1)
+    passage_gap: float = Field(gt=0)
+
+
+class SegmentConfig(_Strict):
+    backend: Literal["rules"]
+    category: str
+    kinds: tuple[str, ...]
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [k for k in kinds if k not in KINDS]
+        if unknown or not kinds:
+            raise ValueError(f"kinds must be a non-empty subset of {', '.join(KINDS)}; got {unknown or 'none'}")
+        return kinds
+
+
+class ScenesConfig(_Strict):
+    enabled: bool
+    threshold: float = Field(gt=0)
+    min_scene_len: float = Field(ge=0)
+
+
+class PlanConfig(_Strict):
+    min_seconds: float = Field(gt=0)
+    max_seconds: float = Field(gt=0)
+    merge_gap: float = Field(ge=0)
+    max_pad: float = Field(ge=0)
+    snap_window: float = Field(ge=0)
+    include_promo: bool
+    keep_short: bool
+
+
+class RenderConfig(_Strict):
+    width: int = Field(ge=64, le=4096)
+    height: int = Field(ge=64, le=4096)
+    layout: Literal["blur", "crop", "fit"]
+    fps: float = Field(gt=0, le=120)
+    crf: int = Field(ge=0, le=51)
+    preset: str
+    audio_bitrate: str
+    audio_rate: int
+    background: str
+    font: str
+    font_size: int = Field(ge=8)
+    outline: float = Field(ge=0)
+    margin_v: int = Field(ge=0)
+    max_line_chars_cjk: int = Field(ge=4)
+    max_line_chars_latin: int = Field(ge=8)
+    max_lines: int = Field(ge=1, le=4)
+    duration_tolerance: float = Field(gt=0)
+    jobs: int = Field(ge=1)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, v: int) -> int:
+        if v % 2:
+            raise ValueError("must be even (H.264 with yuv420p needs even dimensions)")
+        return v
+
+
+class Config(_Strict):
+    transcribe: TranscribeConfig
+    sentences: SentencesConfig
+    segment: SegmentConfig
+    scenes: ScenesConfig
+    plan: PlanConfig
+    render: RenderConfig
+
+    def section_hash(self, *names: str) -> str:
+        """A stable hash of some tables, used to key the stage cache."""
+        data = {n: getattr(self, n).model_dump(mode="json") for n in names}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class TagSpec(_Strict):
+    description: str
+    zh: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+    zh_patterns: tuple[str, ...] = ()
+    en_patterns: tuple[str, ...] = ()
+
+
+class CueSet(_Strict):
+    zh: tuple[str, ...] = ()
+    en: tuple[str, ...] = ()
+    zh_patterns: tuple[str, ...] = ()
+    en_patterns: tuple[str, ...] = ()
+
+
+class Cues(_Strict):
+    promo: CueSet
+    time_bound: CueSet
+    chatter: CueSet
+    next_product: CueSet
+    selling: CueSet
+
+
+class Category(_Strict):
+    name: str
+    description: str
+    tags: dict[str, TagSpec]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{where}: {first['msg']}{more}", path=source) from None
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults <- the TOML file at ``path`` <- ``overrides`` (nested dict), validated."""
+    data = _read_toml(configs_dir() / "default.toml")
+    source = "configs/default.toml"
+    if path is not None:
+        data = _merge(data, _read_toml(Path(path)))
+        source = str(path)
+    if overrides:
+        data = _merge(data, overrides)
+    return _validate(Config, data, source)
+
+
+def load_cues() -> Cues:
+    path = configs_dir() / "cues.toml"
+    return _validate(Cues, _read_toml(path), str(path))
+
+
+def available_categories() -> list[str]:
+    return sorted(p.stem for p in (configs_dir() / "categories").glob("*.toml"))
+
+
+def load_category(name_or_path: str) -> Category:
+    """A category by name (``configs/categories/NAME.toml``) or by path to a TOML file."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = configs_dir() / "categories" / f"{name_or_path}.toml"
+        if not path.exists():
+            raise ConfigError(
+                f"unknown category '{name_or_path}' (known: {', '.join(available_categories())})"
+            )
+    return _validate(Category, _read_toml(path), str(path))

@@ -1,0 +1,1 @@
+"""Everything that touches media files goes through ffmpeg.py."""

@@ -1,0 +1,246 @@
+"""The one orchestrator: source -> MediaInfo -> Transcript -> sentences -> Segmentation
+-> Shots -> CutPlan -> rendered clips + manifest.json.
+
+Stages never call each other; this module passes values between them and stores each
+stage's output in the work folder (``OUT/.clipper/``) so a rerun reuses what is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import Config, load_config
+from .errors import NoSpeechError, WorkspaceError
+from .manifest import build_manifest, write_manifest
+from .media.audio import extract_audio
+from .media.probe import probe, require_audio
+from .plan import build_plan, edge_windows, group_sentences
+from .progress import LogProgress, Progress
+from .render.clip import render_clip
+from .scenes import detect_cuts
+from .segment.base import segment_sentences
+from .sentences import split_sentences
+from .transcribe.whisper import ChunkResult, assemble, load_model, transcribe_chunks
+from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript, Word
+from .workspace import Workspace, fingerprint, key_of, write_json_atomic
+
+log = logging.getLogger(__name__)
+_CLIP_FILE = re.compile(r"^c\d{3,}\.(mp4|srt)$")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    out_dir: Path
+    manifest_path: Path
+    manifest: dict[str, Any]
+    media: MediaInfo
+    transcript: Transcript
+    sentences: SentenceList
+    segmentation: Segmentation
+    plan: CutPlan
+    clips: tuple[RenderedClip, ...]
+    timings: dict[str, float] = field(default_factory=dict)
+    reused: tuple[str, ...] = ()
+
+
+class Pipeline:
+    """``Pipeline(config).run(source, out_dir)``; holds the loaded model between runs."""
+
+    def __init__(self, config: Config | None = None, progress: Progress | None = None) -> None:
+        self.config = config or load_config()
+        self.progress = progress or LogProgress()
+        self._model = None
+
+    # -- stages ------------------------------------------------------------------------
+    def probe(self, source: str | Path) -> MediaInfo:
+        info = probe(source)
+        require_audio(info)
+        return info
+
+    def transcribe(self, info: MediaInfo, ws: Workspace, fp: str | None = None) -> tuple[Transcript, bool]:
+        """The transcript, from the work folder when the source and settings are unchanged.
+
+        Windows are appended to ``transcript.chunks.jsonl`` as they finish, so a run killed an
+        hour into a stream resumes where it stopped. Returns (transcript, reused).
+        """
+        cfg = self.config.transcribe
+        key = key_of("transcript", fp or fingerprint(Path(info.path)), cfg.model_dump())
+        cached = ws.load("transcript", key, Transcript)
+        if cached is not None:
+            return cached, True
+        chunks_path = ws.path("transcript.chunks.jsonl")
+        chunks = _read_chunks(chunks_path, key)
+        audio = ws.path("audio.wav")
+        if not audio.exists() or not chunks:
+            with self.progress.task("extracting audio", info.duration) as task:
+                extract_audio(info, audio, on_progress=task.update)
+        if self._model is None:
+            self._model = load_model(cfg)
+        resume = chunks[-1].end if chunks else 0.0
+        language = next((c.language for c in chunks if c.words), None)
+        with self.progress.task(f"transcribing ({cfg.model})", info.duration) as task, \
+                chunks_path.open("a", encoding="utf-8") as sink:
+            task.update(resume)
+            for chunk in transcribe_chunks(self._model, audio, cfg, language=language,
+                                           resume_from=resume, on_progress=task.update):
+                sink.write(json.dumps({"key": key, "chunk": _chunk_dict(chunk)}, ensure_ascii=False) + "\n")
+                sink.flush()
+                chunks.append(chunk)
+        transcript = assemble(chunks, info.duration, cfg.model)
+        ws.save("transcript", key, transcript)
+        chunks_path.unlink(missing_ok=True)
+        audio.unlink(missing_ok=True)  # 115 MB an hour; re-extracting is cheap next to transcribing
+        return transcript, False
+
+    # -- the whole run -----------------------------------------------------------------
+    def run(self, source: str | Path, out_dir: str | Path) -> RunResult:
+        cfg = self.config
+        timings: dict[str, float] = {}
+        reused: list[str] = []
+        clock = time.perf_counter()
+
+        def lap(stage: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            timings[stage] = round(now - clock, 3)
+            clock = now
+
+        info = self.probe(source)
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise WorkspaceError("output path exists and is not a folder", path=str(out))
+        ws = Workspace(out)
+        fp = fingerprint(Path(info.path))
+        ws.save("media", key_of("media", fp), info)
+        lap("probe")
+
+        transcript, was_cached = self.transcribe(info, ws, fp)
+        if was_cached:
+            reused.append("transcript")
+        lap("transcribe")
+        if not transcript.words:
+            raise NoSpeechError("no speech found (silence or music only): nothing to clip", path=info.path)
+
+        sentences = split_sentences(transcript, cfg.sentences)
+        ws.save("sentences", key_of("sentences", fp, cfg.section_hash("transcribe", "sentences")), sentences)
+        lap("sentences")
+
+        seg_key = key_of("segments", fp, cfg.section_hash("transcribe", "sentences", "segment"))
+        segmentation = ws.load("segments", seg_key, Segmentation)
+        if segmentation is None:
+            segmentation = segment_sentences(sentences, cfg)
+            ws.save("segments", seg_key, segmentation)
+        else:
+            reused.append("segments")
+        lap("segment")
+
+        kinds = cfg.segment.kinds
+        groups, _ = group_sentences(sentences, segmentation, kinds, cfg.plan)
+        windows = edge_windows(groups, sentences, info.duration, cfg.plan) if info.has_video else []
+        shots_key = key_of("shots", fp, windows, cfg.scenes.model_dump())
+        shots = ws.load("shots", shots_key, Shots)
+        if shots is None:
+            with self.progress.task("finding scene cuts", len(windows) or None) as task:
+                shots = detect_cuts(info.path, windows, cfg.scenes,
+                                    on_progress=lambda done, _total: task.update(done))
+            ws.save("shots", shots_key, shots)
+        else:
+            reused.append("shots")
+        lap("scenes")
+
+        plan = build_plan(sentences, segmentation, shots, kinds, cfg.plan, info.duration)
+        ws.save("plan", key_of("plan", fp, cfg.section_hash("plan")), plan)
+        lap("plan")
+        if not plan.clips:
+            log.warning("%s: no %s found: no clips written", info.path, " or ".join(kinds))
+
+        rendered, reused_clips = self._render_all(info, transcript, sentences, plan, ws, fp)
+        if reused_clips:
+            reused.append(f"{reused_clips} clips")
+        lap("render")
+
+        manifest = build_manifest(info, transcript.language, plan, rendered, segmentation,
+                                  extra={"timings": timings, "model": transcript.model})
+        manifest_path = write_manifest(manifest, out)
+        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, plan,
+                         tuple(rendered), timings, tuple(reused))
+
+    def _render_all(self, info: MediaInfo, transcript: Transcript, sentences: SentenceList,
+                    plan: CutPlan, ws: Workspace, fp: str) -> tuple[list[RenderedClip], int]:
+        cfg = self.config.render
+        clips_dir = ws.out_dir / "clips"
+        index_path = ws.path("renders.json")
+        index: dict[str, Any] = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        wanted = {c.id for c in plan.clips}
+        _remove_stale(clips_dir, wanted, index)
+
+        todo, done = [], {}
+        for clip in plan.clips:
+            key = key_of("render", __version__, fp, clip.to_dict(), cfg.model_dump())
+            prev = index.get(clip.id)
+            if prev and prev.get("key") == key and (clips_dir / f"{clip.id}.mp4").is_file():
+                done[clip.id] = RenderedClip.from_dict(prev["clip"])
+            else:
+                todo.append((clip, key))
+        reused = len(done)
+        total = sum(c.duration for c, _ in todo)
+        finished = 0.0
+        with self.progress.task(f"rendering {len(todo)} clips", total or None) as task:
+            def one(item):
+                clip, key = item
+                return clip, key, render_clip(info, clip, transcript, sentences.sentences, cfg, clips_dir)
+
+            with ThreadPoolExecutor(max_workers=cfg.jobs) as pool:
+                for clip, key, result in pool.map(one, todo):
+                    done[clip.id] = result
+                    index[clip.id] = {"key": key, "clip": result.to_dict()}
+                    write_json_atomic(index_path, index)
+                    finished += clip.duration
+                    task.update(finished)
+        return [done[c.id] for c in plan.clips], reused
+
+
+def _remove_stale(clips_dir: Path, wanted: set[str], index: dict[str, Any]) -> None:
+    """Clips of an earlier plan that this plan no longer has (only files clipper names)."""
+    if not clips_dir.is_dir():
+        return
+    for f in clips_dir.iterdir():
+        if _CLIP_FILE.match(f.name) and f.name.split(".")[0] not in wanted:
+            f.unlink()
+            index.pop(f.name.split(".")[0], None)
+        elif f.name.startswith(".c") and f.is_dir():
+            shutil.rmtree(f, ignore_errors=True)  # temp folder of a killed render
+
+
+def _chunk_dict(chunk: ChunkResult) -> dict[str, Any]:
+    return {"start": chunk.start, "end": chunk.end, "language": chunk.language,
+            "language_probability": chunk.language_probability,
+            "words": [[w.text, w.start, w.end, w.probability] for w in chunk.words],
+            "segments": [list(s) for s in chunk.segments]}
+
+
+def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
+    chunks: list[ChunkResult] = []
+    if not path.is_file():
+        return chunks
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            break  # a torn last line from a killed run
+        if row.get("key") != key:
+            return []
+        c = row["chunk"]
+        chunks.append(ChunkResult(c["start"], c["end"], c["language"], c["language_probability"],
+                                  tuple(Word(*w) for w in c["words"]),
+                                  tuple(tuple(s) for s in c["segments"])))
+    return chunks

@@ -1,0 +1,179 @@
+"""The cut plan (pure): sentences + labels + scene cuts + config -> CutPlan.
+
+1. ``group_sentences``: runs of sentences of a wanted kind become clip candidates. A run
+   breaks at a product change, a silence longer than ``merge_gap``, the ``max_seconds``
+   limit, or (selling points) a change of subject once the clip is long enough. Groups
+   shorter than ``min_seconds`` merge into a same-product neighbour or are dropped, and the
+   drop is recorded with its reason.
+2. ``edge_windows``: where a scene cut could move an edge — the silence before the first
+   word and after the last word, at most ``snap_window`` long. Only these windows are
+   decoded for scene detection.
+3. ``build_plan``: each edge goes to a scene cut inside that silence when there is one,
+   else pads into the silence (at most ``max_pad``, at most half the gap, so a clip never
+   takes a neighbour's word). Edges therefore always fall between sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from .config import PlanConfig
+from .text import is_cjk
+from .types import ClipSpec, CutPlan, Segment, Segmentation, Sentence, SentenceList, Shots
+
+
+@dataclass(frozen=True)
+class Group:
+    kind: str
+    product: int
+    first: int          # sentence indices, inclusive
+    last: int
+
+
+def _labels(sentences: SentenceList, segmentation: Segmentation) -> list[Segment]:
+    by_id = {s.sentence_id: s for s in segmentation.segments}
+    return [by_id[s.id] for s in sentences.sentences]
+
+
+def _kind_of(seg: Segment, kinds: Sequence[str], cfg: PlanConfig, current: str | None) -> str | None:
+    """The clip kind this sentence can belong to, given the group being built."""
+    kind = seg.label.kind
+    if current == "selling_point" and kind == "promo" and cfg.include_promo:
+        return "selling_point"
+    return kind if kind in kinds else None
+
+
+def group_sentences(sentences: SentenceList, segmentation: Segmentation, kinds: Sequence[str],
+                    cfg: PlanConfig) -> tuple[list[Group], list[dict]]:
+    sents = sentences.sentences
+    segs = _labels(sentences, segmentation)
+    groups: list[Group] = []
+    current: Group | None = None
+    tags: set[str] = set()
+    for i, (sent, seg) in enumerate(zip(sents, segs)):
+        kind = _kind_of(seg, kinds, cfg, current.kind if current else None)
+        if current is not None and kind == current.kind and not _breaks(current, tags, sents, seg, i, cfg):
+            current = Group(current.kind, current.product, current.first, i)
+            tags |= set(seg.tags) - {"other"}
+            continue
+        if current is not None:
+            groups.append(current)
+            current = None
+        if kind is not None:
+            current, tags = Group(kind, seg.product, i, i), set(seg.tags) - {"other"}
+    if current is not None:
+        groups.append(current)
+    return _settle_short(groups, sents, cfg)
+
+
+def _breaks(group: Group, tags: set[str], sents: Sequence[Sentence], seg: Segment, i: int,
+            cfg: PlanConfig) -> bool:
+    if seg.product != group.product:
+        return True
+    if sents[i].start - sents[i - 1].end > cfg.merge_gap:
+        return True
+    if sents[i].end - sents[group.first].start > cfg.max_seconds:
+        return True
+    new_tags = set(seg.tags) - {"other"}
+    long_enough = sents[i - 1].end - sents[group.first].start >= cfg.min_seconds
+    return group.kind == "selling_point" and long_enough and bool(tags) and bool(new_tags) and not (tags & new_tags)
+
+
+def _span(g: Group, sents: Sequence[Sentence]) -> float:
+    return sents[g.last].end - sents[g.first].start
+
+
+def _settle_short(groups: list[Group], sents: Sequence[Sentence], cfg: PlanConfig) -> tuple[list[Group], list[dict]]:
+    """Merge short groups into an adjacent one of the same kind and product, else drop them."""
+    out: list[Group] = []
+    for g in groups:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == g.kind and prev.product == g.product
+                and sents[g.first].start - sents[prev.last].end <= cfg.merge_gap
+                and sents[g.last].end - sents[prev.first].start <= cfg.max_seconds
+                and (_span(prev, sents) < cfg.min_seconds or _span(g, sents) < cfg.min_seconds)):
+            out[-1] = Group(prev.kind, prev.product, prev.first, g.last)
+        else:
+            out.append(g)
+    kept, dropped = [], []
+    for g in out:
+        if _span(g, sents) >= cfg.min_seconds or cfg.keep_short:
+            kept.append(g)
+        else:
+            dropped.append({"kind": g.kind, "product": g.product, "start": sents[g.first].start,
+                            "end": sents[g.last].end, "reason": f"shorter than {cfg.min_seconds:g}s",
+                            "sentence_ids": [s.id for s in sents[g.first:g.last + 1]]})
+    return kept, dropped
+
+
+def _gaps(g: Group, sents: Sequence[Sentence], duration: float) -> tuple[float, float, float, float]:
+    """(silence before start, speech start, speech end, silence after end) for a group."""
+    before = sents[g.first - 1].end if g.first > 0 else 0.0
+    after = sents[g.last + 1].start if g.last + 1 < len(sents) else duration
+    return before, sents[g.first].start, sents[g.last].end, after
+
+
+def edge_windows(groups: Sequence[Group], sentences: SentenceList, duration: float,
+                 cfg: PlanConfig) -> list[tuple[float, float]]:
+    """The stretches of silence where a scene cut may become a clip edge, merged and sorted."""
+    sents = sentences.sentences
+    windows = []
+    for g in groups:
+        before, start, end, after = _gaps(g, sents, duration)
+        windows.append((max(before, start - cfg.snap_window), start))
+        windows.append((end, min(after, end + cfg.snap_window)))
+    windows = sorted((round(a, 3), round(b, 3)) for a, b in windows if b > a)
+    merged: list[tuple[float, float]] = []
+    for a, b in windows:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _edge(speech: float, silence: float, cuts: Sequence[float], cfg: PlanConfig, direction: int) -> tuple[float, str]:
+    """Move an edge from the speech into the silence: to a scene cut, else by a small pad."""
+    lo, hi = sorted((speech, speech + direction * min(cfg.snap_window, abs(speech - silence))))
+    inside = [c for c in cuts if lo <= c <= hi]
+    if inside:
+        return min(inside, key=lambda c: abs(c - speech)), "scene"
+    pad = min(cfg.max_pad, abs(speech - silence) / 2)
+    return speech + direction * pad, "pause"
+
+
+def build_plan(sentences: SentenceList, segmentation: Segmentation, shots: Shots | None,
+               kinds: Sequence[str], cfg: PlanConfig, duration: float) -> CutPlan:
+    sents = sentences.sentences
+    segs = _labels(sentences, segmentation)
+    groups, dropped = group_sentences(sentences, segmentation, kinds, cfg)
+    cuts = shots.cuts if shots else ()
+    clips = []
+    for n, g in enumerate(groups):
+        before, start, end, after = _gaps(g, sents, duration)
+        clip_start, start_reason = _edge(start, before, cuts, cfg, -1)
+        clip_end, end_reason = _edge(end, after, cuts, cfg, +1)
+        members = sents[g.first:g.last + 1]
+        member_segs = segs[g.first:g.last + 1]
+        clips.append(ClipSpec(
+            id=f"c{n + 1:03d}", kind=g.kind, tags=_clip_tags(member_segs), product=g.product,
+            start=round(max(0.0, clip_start), 3), end=round(min(duration, clip_end), 3),
+            sentence_ids=tuple(s.id for s in members), text=_join([s.text for s in members]),
+            score=round(sum(s.score for s in member_segs) / len(member_segs), 3),
+            start_reason=start_reason, end_reason=end_reason))
+    return CutPlan(clips=tuple(clips), dropped=tuple(dropped))
+
+
+def _clip_tags(segs: Sequence[Segment]) -> tuple[str, ...]:
+    counts: dict[str, int] = {}
+    for seg in segs:
+        for t in seg.tags:
+            counts[t] = counts.get(t, 0) + 1
+    ranked = sorted(counts, key=lambda t: (-counts[t], t))
+    real = [t for t in ranked if t != "other"]
+    return tuple(real or ranked)
+
+
+def _join(texts: Sequence[str]) -> str:
+    return ("" if all(is_cjk(t) for t in texts) else " ").join(t.strip() for t in texts)

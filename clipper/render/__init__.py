@@ -1,0 +1,1 @@
+"""CutPlan -> rendered clips: subtitles (pysubs2), filter graphs, ffmpeg argv, verification."""

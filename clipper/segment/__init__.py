@@ -1,0 +1,1 @@
+"""Sentences -> Segmentation: a label, tags and a product number for every sentence."""

@@ -1,0 +1,1 @@
+"""Speech to text: media audio -> Transcript (words with timestamps)."""

@@ -1,0 +1,124 @@
+"""faster-whisper transcription in bounded memory.
+
+The 16 kHz WAV is read window by window (``media.audio.chunk_bounds``), each window is
+transcribed with word timestamps and VAD, and words are shifted to source time. Memory
+stays at one window (10 minutes of float32 audio is 38 MB) however long the stream is.
+The language is detected once, on the first window with speech, then held for the rest:
+hosts keep to one language, and per-window detection flips on music and noise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..config import TranscribeConfig
+from ..errors import ModelError, TranscriptionError
+from ..media.audio import chunk_bounds, read_window
+from ..types import SpeechSegment, Transcript, Word
+from .models import resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """The words of one audio window, in source time."""
+
+    start: float
+    end: float
+    language: str
+    language_probability: float
+    words: tuple[Word, ...]
+    segments: tuple[tuple[float, float, str, int], ...]  # (start, end, text, word count)
+
+
+def load_model(cfg: TranscribeConfig):
+    """A faster-whisper model, or ModelError with one clear line."""
+    from faster_whisper import WhisperModel
+
+    where = resolve(cfg.model)
+    device = cfg.device
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    compute = cfg.compute_type
+    if device == "cpu" and "float16" in compute:
+        compute = "int8"  # float16 does not run on CPU; int8 is the fast CPU path
+    threads = cfg.threads or (os.cpu_count() or 1)
+    try:
+        return WhisperModel(where, device=device, compute_type=compute, cpu_threads=threads)
+    except Exception as exc:  # noqa: BLE001 - hub, disk and CTranslate2 errors all mean "cannot load"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if not Path(where).exists():
+            raise ModelError(f"cannot fetch Whisper model '{cfg.model}' from the hub "
+                             f"(offline or unknown id): {reason}") from None
+        raise ModelError(f"cannot load Whisper model '{cfg.model}' from {where}: {reason}") from None
+
+
+def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str | None = None,
+                      resume_from: float = 0.0,
+                      on_progress: Callable[[float], None] | None = None) -> Iterator[ChunkResult]:
+    """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``."""
+    lang = language or (None if cfg.language == "auto" else cfg.language)
+    for start, end in chunk_bounds(wav, cfg.chunk_seconds):
+        if end <= resume_from + 1e-6:
+            continue
+        audio = read_window(wav, start, end)
+        chunk = _transcribe_window(model, audio, start, end, lang, cfg)
+        if lang is None and chunk.words:
+            lang = chunk.language
+            log.info("language detected: %s (p=%.2f)", lang, chunk.language_probability)
+        if on_progress:
+            on_progress(end)
+        yield chunk
+
+
+def _transcribe_window(model, audio, start: float, end: float, lang: str | None,
+                       cfg: TranscribeConfig) -> ChunkResult:
+    prompt = cfg.prompt_zh if lang == "zh" and cfg.prompt_zh else None
+    try:
+        segments, info = model.transcribe(
+            audio, language=lang, beam_size=cfg.beam_size, word_timestamps=True,
+            vad_filter=cfg.vad, vad_parameters={"min_silence_duration_ms": 500},
+            initial_prompt=prompt, condition_on_previous_text=False,
+        )
+        words: list[Word] = []
+        segs: list[tuple[float, float, str, int]] = []
+        for seg in segments:
+            seg_words = [Word(text=w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
+                              probability=round(float(w.probability), 3))
+                         for w in (seg.words or []) if w.word.strip()]
+            if not seg_words:
+                continue
+            words.extend(seg_words)
+            segs.append((seg_words[0].start, seg_words[-1].end, seg.text, len(seg_words)))
+    except Exception as exc:  # noqa: BLE001
+        raise TranscriptionError(f"transcription failed in {start:.0f}-{end:.0f}s: {exc}") from exc
+    if lang is None and not words:
+        # Language of a window without speech is noise; do not report it.
+        return ChunkResult(start, end, "", 0.0, (), ())
+    return ChunkResult(start, end, lang or info.language,
+                       float(info.language_probability if lang is None else 1.0), tuple(words), tuple(segs))
+
+
+def assemble(chunks: list[ChunkResult], duration: float, model_name: str) -> Transcript:
+    """Join window results into one Transcript (pure)."""
+    words: list[Word] = []
+    segments: list[SpeechSegment] = []
+    for chunk in chunks:
+        taken = 0
+        for s_start, s_end, text, count in chunk.segments:
+            first = len(words)
+            words.extend(chunk.words[taken:taken + count])
+            taken += count
+            segments.append(SpeechSegment(s_start, s_end, text.strip(), first, len(words) - 1))
+    lang_chunk = next((c for c in chunks if c.words), None)
+    return Transcript(
+        language=lang_chunk.language if lang_chunk else "",
+        language_probability=lang_chunk.language_probability if lang_chunk else 0.0,
+        duration=duration, model=model_name, words=tuple(words), segments=tuple(segments))
