@@ -16,6 +16,8 @@ from .errors import StageError
 from .types import Shots
 
 log = logging.getLogger(__name__)
+# PySceneDetect logs every detect_scenes call at INFO; one per window is noise.
+logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
 LEAD = 0.5
 

@@ -1,0 +1,58 @@
+import pytest
+
+from clipper.config import available_categories, load_category, load_config, load_cues
+from clipper.errors import ConfigError
+
+
+def test_defaults_load_and_validate():
+    cfg = load_config()
+    assert cfg.render.width == 1080 and cfg.render.height == 1920
+    assert cfg.segment.backend == "rules"
+    assert cfg.transcribe.model == "base"
+
+
+def test_unknown_key_is_rejected(tmp_path):
+    f = tmp_path / "my.toml"
+    f.write_text("[plan]\nmin_secs = 3\n")
+    with pytest.raises(ConfigError, match="plan.min_secs"):
+        load_config(f)
+
+
+def test_bad_value_is_rejected():
+    with pytest.raises(ConfigError, match="render.width"):
+        load_config(overrides={"render": {"width": 1081}})
+    with pytest.raises(ConfigError, match="kinds"):
+        load_config(overrides={"segment": {"kinds": ["highlights"]}})
+
+
+def test_user_file_overrides_defaults(tmp_path):
+    f = tmp_path / "team.toml"
+    f.write_text('[plan]\nmax_seconds = 45\n[render]\nlayout = "crop"\n')
+    cfg = load_config(f)
+    assert cfg.plan.max_seconds == 45 and cfg.render.layout == "crop"
+    assert cfg.plan.min_seconds == 8  # untouched keys keep their defaults
+
+
+def test_invalid_toml_names_the_file(tmp_path):
+    f = tmp_path / "broken.toml"
+    f.write_text("[plan\n")
+    with pytest.raises(ConfigError, match="broken.toml"):
+        load_config(f)
+
+
+def test_categories_share_the_contract_vocabulary():
+    contract = {"fabric", "material", "drape", "skin_feel", "fit", "size", "color", "craft", "function",
+                "ingredient", "scenario", "other"}
+    assert {"apparel", "beauty", "electronics", "food"} <= set(available_categories())
+    for name in ("apparel", "beauty", "electronics"):
+        tags = set(load_category(name).tags)
+        assert tags <= contract, tags - contract
+        for spec in load_category(name).tags.values():
+            assert spec.zh and spec.en, "every tag needs Chinese and English cues"
+    with pytest.raises(ConfigError, match="unknown category"):
+        load_category("furniture")
+
+
+def test_cues_load():
+    cues = load_cues()
+    assert "链接" in cues.promo.zh and "link" in cues.promo.en

@@ -1,0 +1,89 @@
+"""The planner is pure: these tests build sentences and labels by hand."""
+
+from clipper.config import load_config
+from clipper.plan import build_plan, edge_windows, group_sentences
+from clipper.types import Label, Segment, Segmentation, Sentence, SentenceList, Shots
+
+CFG = load_config().plan
+SP, PROMO, CHAT = Label.SELLING_POINT, Label.PROMO, Label.CHATTER
+
+
+def make(rows, duration=200.0):
+    """rows: (start, end, label, tags, product)"""
+    sents, segs = [], []
+    for i, (start, end, label, tags, product) in enumerate(rows):
+        sid = f"s{i:03d}"
+        sents.append(Sentence(sid, start, end, f"sentence {i}.", i, i))
+        segs.append(Segment(sid, label, tuple(tags), product))
+    return SentenceList("en", tuple(sents)), Segmentation("rules", "apparel", tuple(segs)), duration
+
+
+def plan(rows, shots=None, kinds=("selling_point",), cfg=CFG):
+    sl, seg, duration = make(rows)
+    return build_plan(sl, seg, shots, kinds, cfg, duration), sl
+
+
+def test_adjacent_selling_points_on_one_subject_merge_and_promo_stays_out():
+    p, _ = plan([(0, 3, CHAT, [], 1), (4, 9, SP, ["fabric"], 1), (9.5, 15, SP, ["fabric", "skin_feel"], 1),
+                 (15.5, 20, PROMO, [], 1), (21, 30, SP, ["fabric"], 1)])
+    assert [c.sentence_ids for c in p.clips] == [("s001", "s002"), ("s004",)]
+    assert p.clips[0].tags == ("fabric", "skin_feel")
+
+
+def test_promo_included_when_config_asks():
+    cfg = CFG.model_copy(update={"include_promo": True})
+    p, _ = plan([(4, 9, SP, ["fabric"], 1), (9.5, 12, PROMO, [], 1), (12.5, 16, SP, ["fabric"], 1)], cfg=cfg)
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001", "s002")]
+
+
+def test_product_change_and_subject_change_split_clips():
+    p, _ = plan([(0, 5, SP, ["fabric"], 1), (5.5, 10, SP, ["fabric"], 1),   # 10 s of fabric
+                 (10.5, 20, SP, ["color"], 1),                              # new subject: new clip
+                 (20.5, 30, SP, ["color"], 2)])                             # new product: new clip
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001"), ("s002",), ("s003",)]
+    assert [c.product for c in p.clips] == [1, 1, 2]
+
+
+def test_short_groups_merge_into_a_neighbour_or_are_dropped_with_a_reason():
+    p, _ = plan([(0, 5, SP, ["fabric"], 1), (5.5, 8, SP, ["color"], 1),    # short subject change: merged
+                 (30, 33, SP, ["fit"], 1)])                                 # alone and short: dropped
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001")]
+    assert p.dropped[0]["sentence_ids"] == ["s002"] and "shorter" in p.dropped[0]["reason"]
+
+
+def test_long_runs_respect_max_seconds():
+    rows = [(i * 10.0, i * 10.0 + 9.5, SP, ["fabric"], 1) for i in range(15)]
+    p, _ = plan(rows)
+    assert len(p.clips) >= 3
+    assert all(c.duration <= CFG.max_seconds + 2 * CFG.max_pad for c in p.clips)
+
+
+def test_edges_pad_only_into_silence_and_never_reach_a_neighbour():
+    p, sl = plan([(0, 10.0, CHAT, [], 1), (10.2, 15, SP, ["fit"], 1), (15.4, 20, SP, ["fit"], 1),
+                  (20.1, 25, CHAT, [], 1)])
+    clip = p.clips[0]
+    assert 10.0 < clip.start <= 10.2 and clip.start == 10.1  # half of the 0.2 s gap
+    assert 20.0 <= clip.end < 20.1
+    assert clip.start_reason == "pause" and clip.end_reason == "pause"
+
+
+def test_edges_snap_to_a_scene_cut_inside_the_silence():
+    rows = [(0, 5, CHAT, [], 1), (6, 12, SP, ["fit"], 1), (12.5, 18, SP, ["fit"], 1), (20, 25, CHAT, [], 1)]
+    sl, seg, duration = make(rows)
+    groups, _ = group_sentences(sl, seg, ["selling_point"], CFG)
+    windows = edge_windows(groups, sl, duration, CFG)
+    assert windows == [(5.0, 6.0), (18.0, 19.0)]
+    shots = Shots(windows=tuple(windows), cuts=(5.4, 12.2, 18.6))   # 12.2 is mid-clip: ignored
+    p = build_plan(sl, seg, shots, ["selling_point"], CFG, duration)
+    assert (p.clips[0].start, p.clips[0].end) == (5.4, 18.6)
+    assert p.clips[0].start_reason == p.clips[0].end_reason == "scene"
+
+
+def test_no_selling_points_means_no_clips():
+    p, _ = plan([(0, 5, CHAT, [], 1), (6, 12, PROMO, [], 1)])
+    assert p.clips == ()
+
+
+def test_kinds_select_promo_clips():
+    p, _ = plan([(0, 5, SP, ["fit"], 1), (6, 12, PROMO, [], 1), (12.5, 16, PROMO, [], 1)], kinds=("promo",))
+    assert [c.kind for c in p.clips] == ["promo"] and p.clips[0].sentence_ids == ("s001", "s002")
