@@ -79,13 +79,13 @@ def run(source: str, out_dir: str, config_file: str | None, language: str | None
         kinds: str | None, category: str | None, jobs: int | None) -> None:
     """Clip SOURCE into OUT: clips/<id>.mp4, clips/<id>.srt and manifest.json."""
     from .pipeline import Pipeline
-    from .progress import RichProgress
+    from .progress import terminal_progress
 
     overrides = _overrides(language, model, kinds, category)
     if jobs:
         overrides["render"] = {"jobs": jobs}
     config = load_config(config_file, overrides)
-    with RichProgress() as progress:
+    with terminal_progress() as progress:
         result = Pipeline(config, progress).run(source, out_dir)
     n = len(result.clips)
     if n == 0:
@@ -107,13 +107,13 @@ def transcribe(source: str, out_file: str, config_file: str | None, language: st
                model: str | None) -> None:
     """Transcribe SOURCE to a JSON transcript with word timestamps."""
     from .pipeline import Pipeline
-    from .progress import RichProgress
+    from .progress import terminal_progress
     from .sentences import split_sentences
     from .workspace import Workspace, write_json_atomic
 
     config = load_config(config_file, _overrides(language, model, None, None))
     out = Path(out_file)
-    with RichProgress() as progress:
+    with terminal_progress() as progress:
         pipeline = Pipeline(config, progress)
         info = pipeline.probe(source)
         transcript, _ = pipeline.transcribe(info, Workspace(out.parent / f".{out.stem}.clipper"))

@@ -34,6 +34,12 @@ class _LogTask:
 
 
 class LogProgress:
+    def __enter__(self) -> "LogProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
     @contextmanager
     def task(self, description: str, total: float | None) -> Iterator[Task]:
         log.info("%s…", description)
@@ -71,3 +77,10 @@ class RichProgress:
         finally:
             if total is not None:
                 rp.update(task_id, completed=total)
+
+
+def terminal_progress() -> RichProgress | LogProgress:
+    """Bars when stderr is a terminal; plain log lines (shown with -v) when it is a pipe or file."""
+    import sys
+
+    return RichProgress() if sys.stderr.isatty() else LogProgress()

@@ -41,15 +41,21 @@ def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], 
         manager.add_detector(ContentDetector(threshold=cfg.threshold, min_scene_len=min_frames))
         try:
             video.seek(max(0.0, start - LEAD))
-            manager.detect_scenes(video, end_time=min(end + 1.0 / fps, video.duration.get_seconds()))
+            manager.detect_scenes(video, end_time=min(end + 1.0 / fps, _seconds(video.duration)))
         except Exception as exc:  # noqa: BLE001
             log.warning("scene detection failed in %.1f-%.1fs: %s", start, end, exc)
             continue
         scenes = manager.get_scene_list()
         for scene_start, _ in scenes[1:]:
-            t = round(scene_start.get_seconds(), 3)
+            t = round(_seconds(scene_start), 3)
             if start - 1e-3 <= t <= end + 1e-3:
                 cuts.append(t)
         if on_progress:
             on_progress(n + 1, len(windows))
     return Shots(windows=tuple(windows), cuts=tuple(sorted(set(cuts))))
+
+
+def _seconds(tc) -> float:
+    """FrameTimecode in seconds (``seconds`` since PySceneDetect 0.7, ``get_seconds()`` before)."""
+    value = getattr(type(tc), "seconds", None)
+    return float(tc.seconds) if isinstance(value, property) else float(tc.get_seconds())

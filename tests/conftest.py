@@ -58,16 +58,21 @@ def ffprobe(path: Path) -> dict:
     return json.loads(out)
 
 
-def frame(path: Path, t: float, vf: str | None = None):
-    """One decoded RGB frame (numpy array) of ``path`` at ``t`` seconds."""
+def frame(path: Path, t: float, graph: str | None = None):
+    """One decoded RGB frame (numpy array, height x width x 3) of ``path`` at ``t`` seconds.
+
+    ``graph`` is an optional filter graph from [0:v] to [v], applied before the frame is taken.
+    """
     import numpy as np
 
-    info = ffprobe(path)
-    v = next(s for s in info["streams"] if s["codec_type"] == "video")
-    w, h = int(v["width"]), int(v["height"])
-    argv = ["ffmpeg", "-v", "error", "-ss", f"{t:.3f}", "-i", str(path), "-frames:v", "1"]
-    if vf:
-        argv += ["-vf", vf]
-    raw = subprocess.run(argv + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"], check=True,
+    argv = ["ffmpeg", "-v", "error", "-ss", f"{t:.3f}", "-i", str(path)]
+    if graph:
+        argv += ["-filter_complex", graph, "-map", "[v]"]
+    raw = subprocess.run(argv + ["-frames:v", "1", "-f", "image2pipe", "-vcodec", "ppm", "-"], check=True,
                          capture_output=True).stdout
-    return np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3) if not vf else np.frombuffer(raw, dtype=np.uint8)
+    # PPM: "P6\n<w> <h>\n255\n" then RGB bytes.
+    header, rest = raw.split(b"\n", 1)
+    dims, rest = rest.split(b"\n", 1)
+    _, data = rest.split(b"\n", 1)
+    w, h = map(int, dims.split())
+    return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)

@@ -1,0 +1,96 @@
+"""Subtitle timing, line breaking, filter graphs and ffmpeg argv (pure, no rendering)."""
+
+from pathlib import Path
+
+import pysubs2
+import pytest
+
+from clipper.config import load_config
+from clipper.errors import RenderError
+from clipper.render.command import render_argv
+from clipper.render.fonts import check_coverage, missing_glyphs
+from clipper.render.layout import video_graph
+from clipper.render.subtitles import build_cues, to_ssa
+from clipper.types import MediaInfo, Word
+
+CFG = load_config().render
+VIDEO = MediaInfo(path="/media/my stream 直播.mp4", duration=3600, size_bytes=1, format_name="mp4",
+                  has_video=True, has_audio=True, width=1920, height=1080)
+AUDIO_ONLY = MediaInfo(path="/media/talk.wav", duration=60, size_bytes=1, format_name="wav",
+                       has_video=False, has_audio=True)
+
+
+def words_of(text_times):
+    return [Word(t, s, e) for t, s, e in text_times]
+
+
+def test_cues_are_timed_from_the_clip_start_and_never_overlap():
+    words = words_of([(" The", 100.0, 100.2), (" fabric", 100.2, 100.6), (" is", 100.6, 100.7),
+                      (" linen.", 100.7, 101.2), (" Very", 101.5, 101.8), (" soft.", 101.8, 102.3)])
+    cues = build_cues(words, {3, 5}, clip_start=99.8, clip_end=102.6, cfg=CFG)
+    assert [c.text for c in cues] == ["The fabric is linen.", "Very soft."]
+    assert cues[0].start == pytest.approx(0.2) and cues[1].start == pytest.approx(1.7)
+    assert cues[0].end <= cues[1].start
+    assert cues[-1].end <= 102.6 - 99.8 + 1e-6
+
+
+def test_cjk_lines_respect_the_character_limit_and_keep_words_whole():
+    text = "这款面料是百分百桑蚕丝非常亲肤透气而且垂感特别好穿上很显瘦今天直播间"
+    words = words_of([(ch, i * 0.2, i * 0.2 + 0.18) for i, ch in enumerate(text)])
+    cues = build_cues(words, {len(text) - 1}, 0.0, 10.0, CFG)
+    lines = [line for c in cues for line in c.lines]
+    assert "".join(lines) == text
+    assert all(len(line) <= CFG.max_line_chars_cjk for line in lines)
+    assert all(len(c.lines) <= CFG.max_lines for c in cues)
+
+
+def test_english_lines_break_between_words():
+    words = words_of([(f" word{i}", i * 0.3, i * 0.3 + 0.25) for i in range(20)])
+    cues = build_cues(words, {19}, 0.0, 7.0, CFG)
+    for c in cues:
+        for line in c.lines:
+            assert len(line) <= CFG.max_line_chars_latin
+            assert all(tok.startswith("word") for tok in line.split())
+
+
+def test_ass_uses_output_resolution_and_cjk_font(tmp_path):
+    words = words_of([("面料", 0.0, 0.5), ("很软", 0.5, 1.0)])
+    subs = to_ssa(build_cues(words, {1}, 0.0, 2.0, CFG), CFG)
+    path = tmp_path / "x.ass"
+    subs.save(str(path))
+    again = pysubs2.load(str(path))
+    assert again.info["PlayResX"] == "1080" and again.info["PlayResY"] == "1920"
+    assert again.styles["Default"].fontname == "Noto Sans CJK SC"
+    assert again[0].plaintext == "面料很软"
+
+
+def test_font_coverage_names_the_missing_character():
+    check_coverage("面料很软 Soft fabric, 100%!", CFG.font)
+    assert missing_glyphs("ok 😀", CFG.font) == ["😀"]
+    with pytest.raises(RenderError, match="U\\+1F600"):
+        check_coverage("ok 😀", CFG.font)
+
+
+def test_argv_seeks_on_the_input_and_maps_audio():
+    argv = render_argv(VIDEO, 3500.25, 30.0, CFG, Path("/out/c001.mp4"))
+    i_ss, i_in = argv.index("-ss"), argv.index("-i")
+    assert i_ss < i_in and argv[i_ss + 1] == "3500.250"  # input seek: cost independent of position
+    assert argv[i_in + 1] == VIDEO.path  # spaces and CJK pass through as one argv item, unquoted
+    assert argv[argv.index("-c:v") + 1] == "libx264" and argv[argv.index("-c:a") + 1] == "aac"
+    maps = [argv[i + 1] for i, a in enumerate(argv) if a == "-map"]
+    assert maps == ["[v]", "0:a:0"]
+    assert argv[-1] == "/out/c001.mp4" and argv[-3:-1] == ["-f", "mp4"]
+
+
+def test_audio_only_sources_get_a_colour_frame():
+    argv = render_argv(AUDIO_ONLY, 10, 20, CFG, Path("/out/c.mp4"))
+    assert "lavfi" in argv and any(a.startswith("color=c=") for a in argv)
+    assert video_graph(CFG, has_video=False).startswith("[1:v]")
+
+
+@pytest.mark.parametrize("layout,needle", [("blur", "boxblur"), ("crop", "crop=1080:1920"), ("fit", "pad=1080:1920")])
+def test_layouts(layout, needle):
+    cfg = CFG.model_copy(update={"layout": layout})
+    graph = video_graph(cfg, has_video=True)
+    assert needle in graph and graph.endswith("subtitles=f=subs.ass[v]")
+    assert "subtitles" not in video_graph(cfg, has_video=True, subtitles=False)
