@@ -45,6 +45,7 @@ class TranscribeConfig(_Strict):
     chunk_seconds: float = Field(ge=30)
     threads: int = Field(ge=0)
     prompt_zh: str
+    zh_script: Literal["simplified", "traditional", "keep"]
 
 
 class SentencesConfig(_Strict):

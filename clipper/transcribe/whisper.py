@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -65,22 +66,41 @@ def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str 
                       on_progress: Callable[[float], None] | None = None) -> Iterator[ChunkResult]:
     """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``."""
     lang = language or (None if cfg.language == "auto" else cfg.language)
+    if lang is None and not getattr(model.model, "is_multilingual", True):
+        lang = "en"  # an English-only model (tiny.en) has nothing to detect
+    probability = 1.0
     for start, end in chunk_bounds(wav, cfg.chunk_seconds):
         if end <= resume_from + 1e-6:
             continue
         audio = read_window(wav, start, end)
-        chunk = _transcribe_window(model, audio, start, end, lang, cfg)
-        if lang is None and chunk.words:
-            lang = chunk.language
-            log.info("language detected: %s (p=%.2f)", lang, chunk.language_probability)
+        if lang is None:
+            # Detect first, then decode with the language fixed: the language's prompt then
+            # applies from the first window (for Chinese it steers script and punctuation).
+            detected, probability = _detect_language(model, audio)
+            if detected:
+                lang = detected
+                log.info("language detected: %s (p=%.2f)", lang, probability)
+        chunk = _transcribe_window(model, audio, start, end, lang, cfg, probability) if lang else \
+            ChunkResult(start, end, "", 0.0, (), ())
         if on_progress:
             on_progress(end)
         yield chunk
 
 
-def _transcribe_window(model, audio, start: float, end: float, lang: str | None,
-                       cfg: TranscribeConfig) -> ChunkResult:
+def _detect_language(model, audio) -> tuple[str, float]:
+    """Language of the speech in a window ("" when the window holds none)."""
+    try:
+        language, probability, _ = model.detect_language(audio, vad_filter=True)
+    except Exception as exc:  # noqa: BLE001 - faster-whisper raises on windows without speech
+        log.debug("language detection found nothing: %s", exc)
+        return "", 0.0
+    return language, float(probability)
+
+
+def _transcribe_window(model, audio, start: float, end: float, lang: str,
+                       cfg: TranscribeConfig, probability: float) -> ChunkResult:
     prompt = cfg.prompt_zh if lang == "zh" and cfg.prompt_zh else None
+    convert = _zh_converter(cfg.zh_script) if lang in ("zh", "yue") else None
     try:
         segments, info = model.transcribe(
             audio, language=lang, beam_size=cfg.beam_size, word_timestamps=True,
@@ -90,20 +110,27 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str | None,
         words: list[Word] = []
         segs: list[tuple[float, float, str, int]] = []
         for seg in segments:
-            seg_words = [Word(text=w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
+            seg_words = [Word(text=convert(w.word) if convert else w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
                               probability=round(float(w.probability), 3))
                          for w in (seg.words or []) if w.word.strip()]
             if not seg_words:
                 continue
             words.extend(seg_words)
-            segs.append((seg_words[0].start, seg_words[-1].end, seg.text, len(seg_words)))
+            text = convert(seg.text) if convert else seg.text
+            segs.append((seg_words[0].start, seg_words[-1].end, text, len(seg_words)))
     except Exception as exc:  # noqa: BLE001
         raise TranscriptionError(f"transcription failed in {start:.0f}-{end:.0f}s: {exc}") from exc
-    if lang is None and not words:
-        # Language of a window without speech is noise; do not report it.
-        return ChunkResult(start, end, "", 0.0, (), ())
-    return ChunkResult(start, end, lang or info.language,
-                       float(info.language_probability if lang is None else 1.0), tuple(words), tuple(segs))
+    return ChunkResult(start, end, lang, probability, tuple(words), tuple(segs))
+
+
+@lru_cache(maxsize=2)
+def _zh_converter(script: str) -> Callable[[str], str] | None:
+    """Whisper writes Chinese in either script, even mid-stream; normalise to one."""
+    if script == "keep":
+        return None
+    import opencc
+
+    return opencc.OpenCC("t2s" if script == "simplified" else "s2t").convert
 
 
 def assemble(chunks: list[ChunkResult], duration: float, model_name: str) -> Transcript:
