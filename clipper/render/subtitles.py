@@ -7,6 +7,7 @@ follows the speech. Times are relative to the clip start.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -40,31 +41,54 @@ def _width(text: str) -> float:
 
 def build_cues(words: Sequence[Word], sentence_ends: set[int], clip_start: float, clip_end: float,
                cfg: RenderConfig) -> list[Cue]:
-    """Group words into cues; ``sentence_ends`` holds indices (into ``words``) that end sentences."""
+    """Group words into cues; ``sentence_ends`` holds indices (into ``words``) that end sentences.
+
+    Speech is first cut into phrases (sentence ends, pauses); a phrase too long for one cue is
+    split into the fewest cues that hold it, of balanced length, and each cue into balanced
+    lines, so there is no one-word widow line or cue.
+    """
     sample = join_words([w.text for w in words])
     limit = cfg.max_line_chars_cjk if is_cjk(sample) else cfg.max_line_chars_latin * 0.5
     cues: list[Cue] = []
-    lines: list[list[Word]] = [[]]
+    for phrase in _phrases(words, sentence_ends):
+        n_cues = math.ceil(_width(_text(phrase)) / (limit * cfg.max_lines))
+        for part in _balanced(phrase, n_cues):
+            n_lines = min(cfg.max_lines, math.ceil(_width(_text(part)) / limit))
+            lines = tuple(t for t in (_clean(_text(line)) for line in _balanced(part, n_lines)) if t)
+            if lines:
+                cues.append(Cue(part[0].start, part[-1].end, lines))
+    return _retime(cues, clip_start, clip_end)
 
-    def flush() -> None:
-        ws = [w for line in lines for w in line]
-        if ws:
-            text_lines = tuple(_clean(join_words([w.text for w in line])) for line in lines if line)
-            cues.append(Cue(ws[0].start, ws[-1].end, tuple(t for t in text_lines if t)))
-        lines[:] = [[]]
 
+def _text(words: Sequence[Word]) -> str:
+    return join_words([w.text for w in words])
+
+
+def _phrases(words: Sequence[Word], sentence_ends: set[int]) -> list[list[Word]]:
+    phrases: list[list[Word]] = [[]]
     for i, word in enumerate(words):
-        if lines[-1] and _width(join_words([w.text for w in lines[-1]] + [word.text])) > limit:
-            if len(lines) >= cfg.max_lines:
-                flush()
-            else:
-                lines.append([])
-        lines[-1].append(word)
+        phrases[-1].append(word)
         next_gap = words[i + 1].start - word.end if i + 1 < len(words) else 0.0
         if i in sentence_ends or next_gap >= CUE_PAUSE or ends_sentence(word.text):
-            flush()
-    flush()
-    return _retime(cues, clip_start, clip_end)
+            phrases.append([])
+    return [p for p in phrases if p]
+
+
+def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
+    """Split ``words`` into ``parts`` runs of about equal width, never inside a word."""
+    if parts <= 1 or len(words) <= 1:
+        return [words]
+    widths = [_width(w.text) for w in words]
+    total = sum(widths)
+    out: list[list[Word]] = [[]]
+    done = 0.0
+    for word, width in zip(words, widths):
+        # Start a new run once this word would carry the current one past its share.
+        if out[-1] and len(out) < parts and done + width / 2 > total * len(out) / parts:
+            out.append([])
+        out[-1].append(word)
+        done += width
+    return out
 
 
 def _clean(line: str) -> str:
