@@ -1,0 +1,37 @@
+"""A failed run never leaves a half clip that looks finished."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from clipper import Pipeline, load_config
+from clipper.errors import FFmpegError
+
+pytestmark = pytest.mark.slow
+
+
+def test_failed_render_leaves_no_clip_and_no_manifest(sample_stream, tmp_path):
+    # An encoder preset libx264 does not know: ffmpeg really fails, mid-run.
+    cfg = load_config(overrides={"transcribe": {"model": "tiny.en"}, "render": {"preset": "no-such-preset"}})
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegError, match="rendering c001 failed"):
+        Pipeline(cfg).run(sample_stream, out)
+    clips = out / "clips"
+    assert not list(clips.glob("*.mp4")) and not list(clips.glob("*.srt"))
+    assert not [p for p in clips.iterdir() if p.name.startswith(".")], "temp folders are cleaned up"
+    assert not (out / "manifest.json").exists()
+    # The expensive work is kept: the transcript is there for the next attempt.
+    assert (out / ".clipper" / "transcript.json").is_file()
+
+
+def test_transcribe_command_writes_words_and_sentences(sample_stream, tmp_path):
+    out = tmp_path / "t.json"
+    proc = subprocess.run([sys.executable, "-m", "clipper.cli", "transcribe", str(sample_stream), "--out", str(out),
+                           "--model", "tiny.en"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["language"] == "en" and data["model"] == "tiny.en"
+    assert len(data["words"]) > 100 and all(w["end"] >= w["start"] for w in data["words"])
+    assert any("linen" in s["text"].lower() for s in data["sentences"])
