@@ -155,5 +155,22 @@ def classify(infile: str, out_file: str, config_file: str | None, backend: str |
     click.echo(f"{len(segments)} sentences classified: {out_file}")
 
 
+@main.command(name="eval")
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False))
+@_config
+@click.option("--backend", type=click.Choice(["rules"]), help="Segmentation backend.")
+@click.option("--category", help="Category for rows that name none.")
+def eval_(labelled: str, config_file: str | None, backend: str | None, category: str | None) -> None:
+    """Score a backend on labelled sentences: P/R/F1 per label, macro-F1, tags, confusion, speed."""
+    from .segment.base import classify_items
+    from .segment.evaluate import evaluate, read_labelled, report
+
+    config = load_config(config_file, _overrides(None, None, None, category, backend))
+    rows = read_labelled(Path(labelled))
+    scores = evaluate(rows, lambda items, cat: classify_items(items, config.segment.backend, load_category(cat)),
+                      config.segment.category)
+    click.echo(report(scores, f"{labelled}: backend {config.segment.backend}"))
+
+
 if __name__ == "__main__":
     main()

@@ -39,7 +39,7 @@ class RulesClassifier:
         generic = m.hits("selling", item.text)
         selling = sum(len(v) for v in tag_hits.values()) + GENERIC_WEIGHT * len(generic)
         chatter_cues = m.hits("chatter", item.text)
-        chatter = float(len(chatter_cues))
+        chatter = sum(PATTERN_WEIGHT if _is_pattern(c) else 1.0 for c in chatter_cues)
         total = promo + selling + chatter
 
         if promo > 0 and promo >= selling:
@@ -50,9 +50,6 @@ class RulesClassifier:
             cues = tuple(c for t in tags for c in tag_hits.get(t, [])) + tuple(generic)
             return Segment(item.id, Label.SELLING_POINT, tags=tuple(tags),
                            score=round(selling / (total + 1), 3), cues=cues)
-        if m.hits("next_product", item.text) and chatter == 0:
-            # "Next up is the knit cardigan": introduces the product the selling points are about.
-            return Segment(item.id, Label.SELLING_POINT, tags=("other",), score=0.3, cues=("next_product",))
         if chatter > 0:
             return Segment(item.id, Label.CHATTER, score=round(chatter / (total + 1), 3),
                            cues=tuple(chatter_cues))
