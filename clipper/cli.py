@@ -24,8 +24,14 @@ def _setup_logging(verbose: int) -> None:
 
 
 def _overrides(language: str | None, model: str | None, kinds: str | None, category: str | None,
-               backend: str | None = None) -> dict[str, Any]:
+               backend: str | None = None, llm_model: str | None = None,
+               base_url: str | None = None) -> dict[str, Any]:
     o: dict[str, Any] = {"transcribe": {}, "segment": {}}
+    if llm_model:
+        # The model flag names the model of whichever language-model backend is in use.
+        o["segment"]["transformers" if backend != "openai" else "openai"] = {"model": llm_model}
+    if base_url:
+        o["segment"].setdefault("openai", {})["base_url"] = base_url
     if language:
         o["transcribe"]["language"] = language
     if model:
@@ -64,6 +70,11 @@ def main(verbose: int) -> None:
 _language = click.option("--language", help="Spoken language: auto, zh, en, es, pt, ru, ...")
 _model = click.option("--model", help="Whisper model: base, tiny.en, small, a folder or a hub id.")
 _config = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A TOML config file.")
+_backend = click.option("--backend", type=click.Choice(["rules", "transformers", "openai"]),
+                        help="Segmentation backend (default: rules).")
+_llm_model = click.option("--llm-model", help="Language model: smollm2, gemma3-270m, a folder, a .gguf, a hub id, "
+                          "or the served model name with --backend openai.")
+_base_url = click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
 
 
 @main.command()
@@ -75,13 +86,17 @@ _config = click.option("--config", "config_file", type=click.Path(dir_okay=False
 @click.option("--kinds", help=f"Kinds to clip, comma-separated: {', '.join(KINDS)}.")
 @click.option("--category", help=f"Product category: {', '.join(available_categories())} or a TOML path.")
 @click.option("--jobs", type=int, help="Clips rendered at once.")
+@_backend
+@_llm_model
+@_base_url
 def run(source: str, out_dir: str, config_file: str | None, language: str | None, model: str | None,
-        kinds: str | None, category: str | None, jobs: int | None) -> None:
+        kinds: str | None, category: str | None, jobs: int | None, backend: str | None,
+        llm_model: str | None, base_url: str | None) -> None:
     """Clip SOURCE into OUT: clips/<id>.mp4, clips/<id>.srt and manifest.json."""
     from .pipeline import Pipeline
     from .progress import terminal_progress
 
-    overrides = _overrides(language, model, kinds, category)
+    overrides = _overrides(language, model, kinds, category, backend, llm_model, base_url)
     if jobs:
         overrides["render"] = {"jobs": jobs}
     config = load_config(config_file, overrides)
@@ -128,15 +143,17 @@ def transcribe(source: str, out_file: str, config_file: str | None, language: st
 @click.argument("infile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="OUT.jsonl")
 @_config
-@click.option("--backend", type=click.Choice(["rules"]), help="Segmentation backend.")
-@click.option("--category", help=f"{', '.join(available_categories())} or a TOML path.")
+@_backend
+@click.option("--category", help=f"{', '.join(available_categories())}, auto, or a TOML path.")
+@_llm_model
+@_base_url
 def classify(infile: str, out_file: str, config_file: str | None, backend: str | None,
-             category: str | None) -> None:
+             category: str | None, llm_model: str | None, base_url: str | None) -> None:
     """Label sentences (JSON Lines: id, text, passage) as SELLING_POINT, PROMO or CHATTER."""
-    from .segment.base import Item, classify_items
+    from .segment.base import Item, classify_items, guess_category
     from .workspace import write_text_atomic
 
-    config = load_config(config_file, _overrides(None, None, None, category, backend))
+    config = load_config(config_file, _overrides(None, None, None, category, backend, llm_model, base_url))
     items = []
     for n, line in enumerate(Path(infile).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -147,27 +164,35 @@ def classify(infile: str, out_file: str, config_file: str | None, backend: str |
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"line {n} is not {{\"id\", \"text\"[, \"passage\"]}} JSON ({exc})",
                               path=infile) from None
-    segments = classify_items(items, config.segment.backend, load_category(config.segment.category))
+    name = config.segment.category
+    if name == "auto":
+        name = guess_category([item.text for item in items])
+    segments, fallbacks = classify_items(items, config.segment, load_category(name))
     lines = [json.dumps({"id": s.sentence_id, "label": s.label.value, "tags": list(s.tags),
-                         "product": s.product, "time_bound": s.time_bound}, ensure_ascii=False)
+                         "product": s.product, "time_bound": s.time_bound, "backend": s.backend},
+                        ensure_ascii=False)
              for s in segments]
     write_text_atomic(Path(out_file), "\n".join(lines) + ("\n" if lines else ""))
-    click.echo(f"{len(segments)} sentences classified: {out_file}")
+    note = f", {len(fallbacks)} windows fell back to rules" if fallbacks else ""
+    click.echo(f"{len(segments)} sentences classified (category {name}{note}): {out_file}")
 
 
 @main.command(name="eval")
 @click.argument("labelled", type=click.Path(exists=True, dir_okay=False))
 @_config
-@click.option("--backend", type=click.Choice(["rules"]), help="Segmentation backend.")
+@_backend
 @click.option("--category", help="Category for rows that name none.")
-def eval_(labelled: str, config_file: str | None, backend: str | None, category: str | None) -> None:
+@_llm_model
+@_base_url
+def eval_(labelled: str, config_file: str | None, backend: str | None, category: str | None,
+          llm_model: str | None, base_url: str | None) -> None:
     """Score a backend on labelled sentences: P/R/F1 per label, macro-F1, tags, confusion, speed."""
     from .segment.base import classify_items
     from .segment.evaluate import evaluate, read_labelled, report
 
-    config = load_config(config_file, _overrides(None, None, None, category, backend))
+    config = load_config(config_file, _overrides(None, None, None, category, backend, llm_model, base_url))
     rows = read_labelled(Path(labelled))
-    scores = evaluate(rows, lambda items, cat: classify_items(items, config.segment.backend, load_category(cat)),
+    scores = evaluate(rows, lambda items, cat: classify_items(items, config.segment, load_category(cat))[0],
                       config.segment.category)
     click.echo(report(scores, f"{labelled}: backend {config.segment.backend}"))
 

@@ -58,10 +58,39 @@ class SentencesConfig(_Strict):
     passage_gap: float = Field(gt=0)
 
 
+class LLMConfig(_Strict):
+    window: int = Field(ge=2, le=200)
+    overlap: int = Field(ge=0)
+    retries: int = Field(ge=0, le=5)
+    cache: bool
+
+
+class TransformersConfig(_Strict):
+    model: str
+    gguf_file: str
+    device: Literal["cpu", "cuda", "auto"]
+    max_new_tokens: int = Field(ge=0)
+
+
+class OpenAIConfig(_Strict):
+    base_url: str
+    model: str
+    api_key_env: str
+    timeout: float = Field(gt=0)
+    retries: int = Field(ge=0, le=10)
+    json_mode: bool
+
+
+BACKENDS = ("rules", "transformers", "openai")
+
+
 class SegmentConfig(_Strict):
-    backend: Literal["rules"]
+    backend: Literal["rules", "transformers", "openai"]
     category: str
     kinds: tuple[str, ...]
+    llm: LLMConfig
+    transformers: TransformersConfig
+    openai: OpenAIConfig
 
     @field_validator("kinds")
     @classmethod

@@ -137,7 +137,7 @@ class Pipeline:
         seg_key = key_of("segments", fp, cfg.section_hash("transcribe", "sentences", "segment"))
         segmentation = ws.load("segments", seg_key, Segmentation)
         if segmentation is None:
-            segmentation = segment_sentences(sentences, cfg)
+            segmentation = segment_sentences(sentences, cfg.segment)
             ws.save("segments", seg_key, segmentation)
         else:
             reused.append("segments")

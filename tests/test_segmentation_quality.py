@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clipper.config import load_category
+from clipper.config import load_category, load_config
 from clipper.segment.base import Item, classify_items
 from clipper.segment.evaluate import evaluate, read_labelled, score
 from clipper.types import Label, Segment
@@ -20,7 +20,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def rules(items, category):
-    return classify_items(items, "rules", load_category(category))
+    return classify_items(items, load_config().segment, load_category(category))[0]
 
 
 @pytest.mark.parametrize("lang,minimum", [("zh", 300), ("en", 150)])

