@@ -114,6 +114,7 @@ class PlanConfig(_Strict):
     max_pad: float = Field(ge=0)
     snap_window: float = Field(ge=0)
     include_promo: bool
+    evergreen: bool
     keep_short: bool
 
 

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .config import PlanConfig
@@ -39,6 +39,8 @@ def _labels(sentences: SentenceList, segmentation: Segmentation) -> list[Segment
 def _kind_of(seg: Segment, kinds: Sequence[str], cfg: PlanConfig, current: str | None) -> str | None:
     """The clip kind this sentence can belong to, given the group being built."""
     kind = seg.label.kind
+    if kind == "selling_point" and seg.time_bound and cfg.evergreen and not cfg.include_promo:
+        return None  # "tonight only" would date the clip: it stays out, and splits the run
     if current == "selling_point" and kind == "promo" and cfg.include_promo:
         return "selling_point"
     return kind if kind in kinds else None
@@ -160,9 +162,28 @@ def build_plan(sentences: SentenceList, segmentation: Segmentation, shots: Shots
             id=f"c{n + 1:03d}", kind=g.kind, tags=_clip_tags(member_segs), product=g.product,
             start=round(max(0.0, clip_start), 3), end=round(min(duration, clip_end), 3),
             sentence_ids=tuple(s.id for s in members), text=_join([s.text for s in members]),
-            score=round(sum(s.score for s in member_segs) / len(member_segs), 3),
+            score=_score(member_segs, clip_end - clip_start, cfg),
             start_reason=start_reason, end_reason=end_reason))
-    return CutPlan(clips=tuple(clips), dropped=tuple(dropped))
+    return CutPlan(clips=tuple(rank_takes(clips)), dropped=tuple(dropped))
+
+
+def _score(segs: Sequence[Segment], duration: float, cfg: PlanConfig) -> float:
+    """Confidence of the labels, discounted for clips too short to say much."""
+    confidence = sum(s.score for s in segs) / len(segs)
+    return round(confidence * min(1.0, duration / (2 * cfg.min_seconds)), 3)
+
+
+def rank_takes(clips: Sequence[ClipSpec]) -> list[ClipSpec]:
+    """When a product's subject is pitched more than once, rank the takes; mark the best."""
+    groups: dict[tuple[str, int, str], list[int]] = {}
+    for i, c in enumerate(clips):
+        groups.setdefault((c.kind, c.product, c.tags[0] if c.tags else ""), []).append(i)
+    out = list(clips)
+    for members in groups.values():
+        ranked = sorted(members, key=lambda i: (-clips[i].score, -clips[i].duration, clips[i].start))
+        for rank, i in enumerate(ranked, 1):
+            out[i] = replace(clips[i], take=rank, best_take=rank == 1)
+    return out
 
 
 def _clip_tags(segs: Sequence[Segment]) -> tuple[str, ...]:

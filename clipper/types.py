@@ -200,6 +200,8 @@ class ClipSpec(JsonValue):
     score: float = 0.0
     start_reason: str = "pause"
     end_reason: str = "pause"
+    take: int = 1             # rank among clips of the same product and subject (1 = best)
+    best_take: bool = True
 
     @property
     def duration(self) -> float:

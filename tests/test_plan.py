@@ -87,3 +87,28 @@ def test_no_selling_points_means_no_clips():
 def test_kinds_select_promo_clips():
     p, _ = plan([(0, 5, SP, ["fit"], 1), (6, 12, PROMO, [], 1), (12.5, 16, PROMO, [], 1)], kinds=("promo",))
     assert [c.kind for c in p.clips] == ["promo"] and p.clips[0].sentence_ids == ("s001", "s002")
+
+
+def test_time_bound_claims_stay_out_of_selling_point_clips():
+    sl, seg, duration = make([(0, 5, SP, ["fabric"], 1), (5.5, 10, SP, ["fabric"], 1), (10.5, 16, SP, ["fabric"], 1),
+                              (16.5, 25, SP, ["fabric"], 1)])
+    marked = Segmentation("rules", "apparel", tuple(
+        s if s.sentence_id != "s003" else Segment(s.sentence_id, s.label, s.tags, s.product, time_bound=True)
+        for s in seg.segments))
+    p = build_plan(sl, marked, None, ["selling_point"], CFG, duration)
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001", "s002")]
+    loose = CFG.model_copy(update={"evergreen": False})
+    assert build_plan(sl, marked, None, ["selling_point"], loose, duration).clips[0].sentence_ids[-1] == "s003"
+
+
+def test_repeated_pitches_are_ranked_and_the_best_marked():
+    rows = [(0, 12, SP, ["fabric"], 1), (20, 26, CHAT, [], 1), (30, 48, SP, ["fabric"], 1), (55, 70, SP, ["fit"], 1)]
+    sl, seg, duration = make(rows)
+    scored = Segmentation("rules", "apparel", tuple(
+        Segment(s.sentence_id, s.label, s.tags, s.product, score={"s000": 0.4, "s002": 0.9}.get(s.sentence_id, 0.5))
+        for s in seg.segments))
+    p = build_plan(sl, scored, None, ["selling_point"], CFG, duration)
+    by_id = {c.sentence_ids[0]: c for c in p.clips}
+    assert (by_id["s002"].take, by_id["s002"].best_take) == (1, True)
+    assert (by_id["s000"].take, by_id["s000"].best_take) == (2, False)
+    assert by_id["s003"].best_take  # the only "fit" take
