@@ -177,6 +177,44 @@ def classify(infile: str, out_file: str, config_file: str | None, backend: str |
     click.echo(f"{len(segments)} sentences classified (category {name}{note}): {out_file}")
 
 
+@main.command()
+@click.argument("inbox", type=click.Path(file_okay=False))
+@click.option("--out", "outbox", required=True, type=click.Path(file_okay=False), help="Output folder (OUTBOX).")
+@_config
+@click.option("--live/--no-live", default=None, help="Clip growing recordings while they are written.")
+@_language
+@_model
+def watch(inbox: str, outbox: str, config_file: str | None, live: bool | None, language: str | None,
+          model: str | None) -> None:
+    """Clip every recording that lands in INBOX into OUTBOX/<name>/, until stopped (SIGTERM, Ctrl-C)."""
+    from .daemon import run_daemon
+
+    config = load_config(config_file, _overrides(language, model, None, None))
+    run_daemon(Path(inbox), Path(outbox), config, live=live)
+
+
+@main.command()
+@click.argument("outbox", type=click.Path(exists=True, file_okay=False))
+def status(outbox: str) -> None:
+    """List the watch daemon's jobs in OUTBOX and their state."""
+    import time
+
+    from .jobs import JobStore
+
+    db = Path(outbox) / ".clipper" / "jobs.sqlite"
+    if not db.is_file():
+        raise ConfigError("no clipper watch has used this folder", path=outbox)
+    store = JobStore(db)
+    jobs = store.all()
+    store.close()
+    for job in jobs:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(job.updated))
+        extra = f"{job.clips} clips" if job.state == "done" else (job.error or "")
+        click.echo(f"{job.id:4d}  {job.state:<8} {job.attempts}x  {when}  {Path(job.source).name}  {extra}")
+    counts = {s: sum(j.state == s for j in jobs) for s in ("pending", "running", "done", "failed")}
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
 @main.command(name="eval")
 @click.argument("labelled", type=click.Path(exists=True, dir_okay=False))
 @_config

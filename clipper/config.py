@@ -146,6 +146,16 @@ class RenderConfig(_Strict):
         return v
 
 
+class WatchConfig(_Strict):
+    stable_seconds: float = Field(ge=0)
+    rescan_seconds: float = Field(gt=0)
+    max_attempts: int = Field(ge=1)
+    live: bool
+    live_interval: float = Field(gt=0)
+    live_settle: float = Field(ge=0)
+    extensions: tuple[str, ...]
+
+
 class Config(_Strict):
     transcribe: TranscribeConfig
     sentences: SentencesConfig
@@ -153,6 +163,7 @@ class Config(_Strict):
     scenes: ScenesConfig
     plan: PlanConfig
     render: RenderConfig
+    watch: WatchConfig
 
     def section_hash(self, *names: str) -> str:
         """A stable hash of some tables, used to key the stage cache."""

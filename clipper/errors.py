@@ -18,7 +18,8 @@ the command that failed) and prints as one line.
     │   ├── TranscriptionError
     │   ├── SegmentationError
     │   └── RenderError                        a rendered clip failed verification
-    └── WorkspaceError                exit 6   the output folder cannot be used
+    ├── WorkspaceError                exit 6   the output folder cannot be used (or another daemon has it)
+    └── Interrupted                   exit 130 asked to stop (SIGTERM, Ctrl-C) between two steps
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ class RenderError(StageError):
 
 class WorkspaceError(ClipperError):
     exit_code = 6
+
+
+class Interrupted(ClipperError):
+    exit_code = 130
 
 
 def _last_meaningful_line(stderr: str) -> str:

@@ -15,11 +15,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from . import __version__
 from .config import Config, load_config
-from .errors import NoSpeechError, WorkspaceError
+from .errors import Interrupted, NoSpeechError, WorkspaceError
 from .manifest import build_manifest, write_manifest
 from .media.audio import extract_audio
 from .media.probe import probe, require_audio
@@ -30,7 +30,7 @@ from .scenes import detect_cuts
 from .segment.base import segment_sentences
 from .sentences import split_sentences
 from .transcribe.whisper import ChunkResult, assemble, load_model, transcribe_chunks
-from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript, Word
+from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript
 from .workspace import Workspace, fingerprint, key_of, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -55,10 +55,23 @@ class RunResult:
 class Pipeline:
     """``Pipeline(config).run(source, out_dir)``; holds the loaded model between runs."""
 
-    def __init__(self, config: Config | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, config: Config | None = None, progress: Progress | None = None,
+                 should_stop: Callable[[], bool] | None = None) -> None:
         self.config = config or load_config()
         self.progress = progress or LogProgress()
+        self.should_stop = should_stop or (lambda: False)
         self._model = None
+
+    def checkpoint(self) -> None:
+        """Between two steps: stop here if asked to (the work so far is saved)."""
+        if self.should_stop():
+            raise Interrupted("stopped on request; the next run resumes from the saved stages")
+
+    def model(self):
+        """The Whisper model, loaded once per Pipeline."""
+        if self._model is None:
+            self._model = load_model(self.config.transcribe)
+        return self._model
 
     # -- stages ------------------------------------------------------------------------
     def probe(self, source: str | Path) -> MediaInfo:
@@ -83,18 +96,18 @@ class Pipeline:
         if not audio.exists() or not chunks:
             with self.progress.task("extracting audio", info.duration) as task:
                 extract_audio(info, audio, on_progress=task.update)
-        if self._model is None:
-            self._model = load_model(cfg)
+        model = self.model()
         resume = chunks[-1].end if chunks else 0.0
         language = next((c.language for c in chunks if c.words), None)
         with self.progress.task(f"transcribing ({cfg.model})", info.duration) as task, \
                 chunks_path.open("a", encoding="utf-8") as sink:
             task.update(resume)
-            for chunk in transcribe_chunks(self._model, audio, cfg, language=language,
+            for chunk in transcribe_chunks(model, audio, cfg, language=language,
                                            resume_from=resume, on_progress=task.update):
-                sink.write(json.dumps({"key": key, "chunk": _chunk_dict(chunk)}, ensure_ascii=False) + "\n")
+                sink.write(json.dumps({"key": key, "chunk": chunk.to_dict()}, ensure_ascii=False) + "\n")
                 sink.flush()
                 chunks.append(chunk)
+                self.checkpoint()
         transcript = assemble(chunks, info.duration, cfg.model)
         ws.save("transcript", key, transcript)
         chunks_path.unlink(missing_ok=True)
@@ -122,11 +135,13 @@ class Pipeline:
         fp = fingerprint(Path(info.path))
         ws.save("media", key_of("media", fp), info)
         lap("probe")
+        self.checkpoint()
 
         transcript, was_cached = self.transcribe(info, ws, fp)
         if was_cached:
             reused.append("transcript")
         lap("transcribe")
+        self.checkpoint()
         if not transcript.words:
             raise NoSpeechError("no speech found (silence or music only): nothing to clip", path=info.path)
 
@@ -142,6 +157,7 @@ class Pipeline:
         else:
             reused.append("segments")
         lap("segment")
+        self.checkpoint()
 
         kinds = cfg.segment.kinds
         groups, _ = group_sentences(sentences, segmentation, kinds, cfg.plan)
@@ -156,10 +172,12 @@ class Pipeline:
         else:
             reused.append("shots")
         lap("scenes")
+        self.checkpoint()
 
         plan = build_plan(sentences, segmentation, shots, kinds, cfg.plan, info.duration)
         ws.save("plan", key_of("plan", fp, cfg.section_hash("plan")), plan)
         lap("plan")
+        self.checkpoint()
         if not plan.clips:
             log.warning("%s: no %s found: no clips written", info.path, " or ".join(kinds))
 
@@ -196,6 +214,7 @@ class Pipeline:
         finished = 0.0
         with self.progress.task(f"rendering {len(todo)} clips", total or None) as task:
             def one(item):
+                self.checkpoint()  # a stop request lets the clip in hand finish, starts no other
                 clip, key = item
                 return clip, key, render_clip(info, clip, transcript, sentences.sentences, cfg, clips_dir)
 
@@ -221,13 +240,6 @@ def _remove_stale(clips_dir: Path, wanted: set[str], index: dict[str, Any]) -> N
             shutil.rmtree(f, ignore_errors=True)  # temp folder of a killed render
 
 
-def _chunk_dict(chunk: ChunkResult) -> dict[str, Any]:
-    return {"start": chunk.start, "end": chunk.end, "language": chunk.language,
-            "language_probability": chunk.language_probability,
-            "words": [[w.text, w.start, w.end, w.probability] for w in chunk.words],
-            "segments": [list(s) for s in chunk.segments]}
-
-
 def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
     chunks: list[ChunkResult] = []
     if not path.is_file():
@@ -239,8 +251,5 @@ def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
             break  # a torn last line from a killed run
         if row.get("key") != key:
             return []
-        c = row["chunk"]
-        chunks.append(ChunkResult(c["start"], c["end"], c["language"], c["language_probability"],
-                                  tuple(Word(*w) for w in c["words"]),
-                                  tuple(tuple(s) for s in c["segments"])))
+        chunks.append(ChunkResult.from_dict(row["chunk"]))
     return chunks

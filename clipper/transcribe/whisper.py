@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 
 from ..config import TranscribeConfig
 from ..errors import ModelError, TranscriptionError
-from ..media.audio import chunk_bounds, read_window
+from ..media.audio import SAMPLE_RATE, chunk_bounds, read_window
 from ..types import SpeechSegment, Transcript, Word
 from .models import resolve
 
@@ -35,6 +35,17 @@ class ChunkResult:
     language_probability: float
     words: tuple[Word, ...]
     segments: tuple[tuple[float, float, str, int], ...]  # (start, end, text, word count)
+
+    def to_dict(self) -> dict:
+        return {"start": self.start, "end": self.end, "language": self.language,
+                "language_probability": self.language_probability,
+                "words": [[w.text, w.start, w.end, w.probability] for w in self.words],
+                "segments": [list(s) for s in self.segments]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ChunkResult":
+        return cls(d["start"], d["end"], d["language"], d["language_probability"],
+                   tuple(Word(*w) for w in d["words"]), tuple(tuple(s) for s in d["segments"]))
 
 
 def load_model(cfg: TranscribeConfig):
@@ -65,26 +76,34 @@ def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str 
                       resume_from: float = 0.0,
                       on_progress: Callable[[float], None] | None = None) -> Iterator[ChunkResult]:
     """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``."""
+    for start, end in chunk_bounds(wav, cfg.chunk_seconds):
+        if end <= resume_from + 1e-6:
+            continue
+        chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language)
+        language = language or chunk.language or None
+        if on_progress:
+            on_progress(end)
+        yield chunk
+
+
+def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, language: str | None = None) -> ChunkResult:
+    """One window of 16 kHz float32 audio that starts at ``offset`` seconds of the source.
+
+    Without a language (given, configured, or learnt from earlier windows) it is detected
+    first, then the window is decoded with it fixed: the language's prompt then applies from
+    the first window (for Chinese it steers script and punctuation).
+    """
+    end = offset + len(audio) / SAMPLE_RATE
     lang = language or (None if cfg.language == "auto" else cfg.language)
     if lang is None and not getattr(model.model, "is_multilingual", True):
         lang = "en"  # an English-only model (tiny.en) has nothing to detect
     probability = 1.0
-    for start, end in chunk_bounds(wav, cfg.chunk_seconds):
-        if end <= resume_from + 1e-6:
-            continue
-        audio = read_window(wav, start, end)
-        if lang is None:
-            # Detect first, then decode with the language fixed: the language's prompt then
-            # applies from the first window (for Chinese it steers script and punctuation).
-            detected, probability = _detect_language(model, audio)
-            if detected:
-                lang = detected
-                log.info("language detected: %s (p=%.2f)", lang, probability)
-        chunk = _transcribe_window(model, audio, start, end, lang, cfg, probability) if lang else \
-            ChunkResult(start, end, "", 0.0, (), ())
-        if on_progress:
-            on_progress(end)
-        yield chunk
+    if lang is None:
+        lang, probability = _detect_language(model, audio)
+        if not lang:
+            return ChunkResult(offset, end, "", 0.0, (), ())
+        log.info("language detected: %s (p=%.2f)", lang, probability)
+    return _transcribe_window(model, audio, offset, end, lang, cfg, probability)
 
 
 def _detect_language(model, audio) -> tuple[str, float]:

@@ -1,0 +1,258 @@
+"""The watch folder: sources that land in INBOX become clips in OUTBOX/<name>/.
+
+Inputs are found by watchdog events and by a periodic rescan (events get lost on network
+drives). A file counts as complete once its size and time stamp have held still for
+``stable_seconds``; a folder of MPEG-TS segments (an HLS recording) counts as one source.
+With ``live`` on, a growing recording is clipped while it is written (``live.LiveSession``).
+Jobs are durable (``jobs.JobStore``) and one daemon at a time holds an OUTBOX (a lock file).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+from .errors import ClipperError, Interrupted, WorkspaceError
+from .jobs import Job, JobStore
+from .workspace import write_json_atomic
+
+log = logging.getLogger(__name__)
+GROWING_FORMATS = {".ts", ".mkv", ".flv"}   # readable while written; MP4 needs its index at the end
+PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".download")
+
+
+class DaemonLock:
+    """An exclusive lock on OUTBOX/.clipper/daemon.lock; the kernel drops it if we die."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.path = outbox / ".clipper" / "daemon.lock"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.seek(0)
+            other = self.fh.read().strip() or "?"
+            self.fh.close()
+            raise WorkspaceError(f"another clipper watch (pid {other}) is already using this outbox",
+                                 path=str(outbox)) from None
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+
+    def release(self) -> None:
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
+@dataclass
+class _Seen:
+    signature: tuple[int, float, int]
+    since: float
+
+
+def source_signature(path: Path) -> tuple[int, float, int]:
+    """(total size, newest mtime, file count) of a file or a segment folder."""
+    if path.is_dir():
+        parts = segment_files(path)
+        return (sum(p.stat().st_size for p in parts), max((p.stat().st_mtime for p in parts), default=0.0),
+                len(parts))
+    st = path.stat()
+    return st.st_size, st.st_mtime, 1
+
+
+def segment_files(folder: Path) -> list[Path]:
+    """The .ts segments of an HLS recording folder, in playback order (natural sort)."""
+    def natural(p: Path):
+        import re
+
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
+
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".ts" and not p.name.startswith(".")),
+                  key=natural)
+
+
+class Watcher:
+    def __init__(self, inbox: Path, outbox: Path, config: Config, live: bool | None = None) -> None:
+        self.inbox, self.outbox, self.config = inbox, outbox, config
+        self.live = config.watch.live if live is None else live
+        self.stop_requested = threading.Event()
+        self.wake = threading.Event()
+        self._seen: dict[str, _Seen] = {}
+        self._pipeline = None
+
+    # -- finding sources ------------------------------------------------------------------
+    def candidates(self) -> list[Path]:
+        out = []
+        exts = {e.lower() for e in self.config.watch.extensions}
+        for entry in sorted(self.inbox.iterdir()):
+            if entry.name.startswith(".") or entry.name.endswith(PARTIAL_SUFFIXES):
+                continue
+            if entry.is_file() and entry.suffix.lower() in exts:
+                out.append(entry)
+            elif entry.is_dir() and segment_files(entry):
+                out.append(entry)
+        return out
+
+    def is_stable(self, path: Path, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        try:
+            sig = source_signature(path)
+        except OSError:
+            return False
+        seen = self._seen.get(str(path))
+        if seen is None or seen.signature != sig:
+            self._seen[str(path)] = _Seen(sig, now)
+            return self.config.watch.stable_seconds == 0 and sig[0] > 0
+        return sig[0] > 0 and now - seen.since >= self.config.watch.stable_seconds
+
+    def scan(self, store: JobStore) -> None:
+        for path in self.candidates():
+            key = str(path.resolve())
+            if store.known(key):
+                continue
+            growing_ok = self.live and (path.is_dir() or path.suffix.lower() in GROWING_FORMATS)
+            if growing_ok or self.is_stable(path):
+                out = self._out_dir_for(path, store)
+                if store.add(key, str(out)):
+                    log.info("new source: %s -> %s", path.name, out)
+
+    def _out_dir_for(self, path: Path, store: JobStore) -> Path:
+        name = path.stem if path.is_file() else path.name
+        out = self.outbox / name
+        if store.out_dir_taken(str(out)):  # same name, another source (a.mp4 and a.mov)
+            out = self.outbox / f"{name}-{hashlib.sha256(str(path).encode()).hexdigest()[:6]}"
+        return out
+
+    # -- running jobs ---------------------------------------------------------------------
+    def pipeline(self):
+        from .pipeline import Pipeline
+
+        if self._pipeline is None:  # one model load for every job of this daemon
+            self._pipeline = Pipeline(self.config, should_stop=self.stop_requested.is_set)
+        return self._pipeline
+
+    def process(self, store: JobStore, job: Job) -> None:
+        source, out = Path(job.source), Path(job.out_dir)
+        error_file = out.with_name(out.name + ".error.json")
+        log.info("job %d: %s (attempt %d)", job.id, source.name, job.attempts)
+        try:
+            if self.live and (source.is_dir() or source.suffix.lower() in GROWING_FORMATS) \
+                    and not self.is_stable(source):
+                manifest = self._run_live(source, out)
+            else:
+                manifest = self.pipeline().run(self._single_file(source, out), out)
+                manifest = manifest.manifest
+        except Interrupted:
+            store.release(job.id)
+            log.info("job %d: stopped on request, will resume", job.id)
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the daemon
+            message = str(exc) if isinstance(exc, ClipperError) else f"{type(exc).__name__}: {exc}"
+            state = store.fail(job.id, message, self.config.watch.max_attempts)
+            write_json_atomic(error_file, {"source": str(source), "error": message, "state": state,
+                                           "attempts": job.attempts, "time": time.time(),
+                                           "detail": traceback.format_exc(limit=3)})
+            log.error("job %d: %s: %s (%s)", job.id, source.name, message, state)
+            return
+        error_file.unlink(missing_ok=True)
+        store.finish(job.id, len(manifest["clips"]))
+        log.info("job %d: done, %d clips in %s", job.id, len(manifest["clips"]), out)
+
+    def _single_file(self, source: Path, out: Path) -> Path:
+        """A segment folder becomes one MPEG-TS file (segments concatenate byte for byte)."""
+        if source.is_file():
+            return source
+        joined = out / ".clipper" / "joined.ts"
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        tmp = joined.with_suffix(".ts.part")
+        with tmp.open("wb") as dst:
+            for part in segment_files(source):
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, dst, 1 << 22)
+        os.replace(tmp, joined)
+        return joined
+
+    def _run_live(self, source: Path, out: Path) -> dict:
+        from .live import LiveSession
+
+        def complete() -> bool:
+            return self.is_stable(source)
+
+        if source.is_dir():
+            # Re-join the segments each pass: the joined file grows as the recording does.
+            def complete_and_join() -> bool:
+                done = complete()
+                self._single_file(source, out)
+                return done
+
+            self._single_file(source, out)
+            session = LiveSession(self.pipeline(), out / ".clipper" / "joined.ts", out, complete_and_join)
+        else:
+            session = LiveSession(self.pipeline(), source, out, complete)
+        return session.run()
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self) -> None:
+        if not self.inbox.is_dir():
+            raise WorkspaceError("inbox is not a folder", path=str(self.inbox))
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        lock = DaemonLock(self.outbox)
+        store = JobStore(self.outbox / ".clipper" / "jobs.sqlite")
+        observer = self._start_observer()
+        try:
+            recovered = store.recover()
+            if recovered:
+                log.info("%d interrupted job(s) will be resumed", recovered)
+            log.info("watching %s -> %s%s", self.inbox, self.outbox, " (live)" if self.live else "")
+            while not self.stop_requested.is_set():
+                self.scan(store)
+                job = store.claim()
+                if job is not None:
+                    try:
+                        self.process(store, job)
+                    except Interrupted:
+                        break
+                    continue
+                self.wake.wait(self.config.watch.rescan_seconds)
+                self.wake.clear()
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+            store.close()
+            lock.release()
+            log.info("watcher stopped")
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+        self.wake.set()
+
+    def _start_observer(self):
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            log.warning("watchdog is not installed: rescanning every %.0fs only", self.config.watch.rescan_seconds)
+            return None
+        wake = self.wake
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event):  # any change: look again now
+                wake.set()
+
+        observer = Observer()
+        observer.schedule(Handler(), str(self.inbox), recursive=True)
+        observer.daemon = True
+        observer.start()
+        return observer
