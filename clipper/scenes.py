@@ -16,8 +16,6 @@ from .errors import StageError
 from .types import Shots
 
 log = logging.getLogger(__name__)
-# PySceneDetect logs every detect_scenes call at INFO; one per window is noise.
-logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
 LEAD = 0.5
 
@@ -27,6 +25,10 @@ def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], 
     if not cfg.enabled or not windows:
         return Shots(windows=tuple(windows), cuts=())
     from scenedetect import ContentDetector, SceneManager, open_video
+
+    # PySceneDetect logs every detect_scenes call at INFO (one per window: noise). Set after
+    # the import, which configures its logger.
+    logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
     try:
         video = open_video(str(video_path))
