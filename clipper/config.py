@@ -130,11 +130,32 @@ class RenderConfig(_Strict):
     background: str
     font: str
     font_size: int = Field(ge=8)
+    bold: bool
     outline: float = Field(ge=0)
+    text_color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
+    outline_color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
+    highlight_color: str = Field(pattern=r"^#[0-9A-Fa-f]{6}$")
+    karaoke: bool
     margin_v: int = Field(ge=0)
+    margin_h: int = Field(ge=0)
     max_line_chars_cjk: int = Field(ge=4)
     max_line_chars_latin: int = Field(ge=8)
     max_lines: int = Field(ge=1, le=4)
+    title: bool
+    title_template: str
+    title_size: int = Field(ge=8)
+    ai_label: bool
+    ai_label_text: str
+    ai_label_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+    logo: str
+    logo_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+    logo_opacity: float = Field(ge=0, le=1)
+    logo_width: float = Field(gt=0, le=1)
+    loudness: float = Field(le=0)
+    music: str
+    music_volume: float = Field(ge=0, le=2)
+    cover: bool
+    follow: Literal["center", "subject"]
     duration_tolerance: float = Field(gt=0)
     jobs: int = Field(ge=1)
 
@@ -230,10 +251,21 @@ def _validate(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
         raise ConfigError(f"{where}: {first['msg']}{more}", path=source) from None
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Defaults <- the TOML file at ``path`` <- ``overrides`` (nested dict), validated."""
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in (configs_dir() / "presets").glob("*.toml"))
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                preset: str | None = None) -> Config:
+    """Defaults <- platform preset <- the TOML file at ``path`` <- ``overrides``, validated."""
     data = _read_toml(configs_dir() / "default.toml")
     source = "configs/default.toml"
+    if preset:
+        preset_file = configs_dir() / "presets" / f"{preset}.toml"
+        if not preset_file.is_file():
+            raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(available_presets())})")
+        data = _merge(data, _read_toml(preset_file))
+        source = str(preset_file)
     if path is not None:
         data = _merge(data, _read_toml(Path(path)))
         source = str(path)
@@ -261,3 +293,8 @@ def load_category(name_or_path: str) -> Category:
                 f"unknown category '{name_or_path}' (known: {', '.join(available_categories())})"
             )
     return _validate(Category, _read_toml(path), str(path))
+
+
+def tag_names() -> dict[str, dict[str, str]]:
+    """Display names of tags ({"fabric": {"zh": "面料", "en": "Fabric"}}) for titles."""
+    return _read_toml(configs_dir() / "tags.toml")

@@ -34,7 +34,7 @@ from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList,
 from .workspace import Workspace, fingerprint, key_of, write_json_atomic
 
 log = logging.getLogger(__name__)
-_CLIP_FILE = re.compile(r"^c\d{3,}\.(mp4|srt)$")
+_CLIP_FILE = re.compile(r"^c\d{3,}\.(mp4|srt|jpg)$")
 
 
 @dataclass(frozen=True)

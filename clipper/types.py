@@ -222,3 +222,5 @@ class RenderedClip(JsonValue):
     duration: float
     width: int
     height: int
+    cover: str = ""
+    title: str = ""

@@ -61,7 +61,8 @@ def test_ass_uses_output_resolution_and_cjk_font(tmp_path):
     again = pysubs2.load(str(path))
     assert again.info["PlayResX"] == "1080" and again.info["PlayResY"] == "1920"
     assert again.styles["Default"].fontname == "Noto Sans CJK SC"
-    assert again[0].plaintext == "面料很软"
+    assert [e.plaintext for e in again if e.style == "Default"] == ["面料很软"]
+    assert [e.plaintext for e in again if e.style == "Label"] == ["AI生成 · AI-generated"]  # on by default
 
 
 def test_font_coverage_names_the_missing_character():
@@ -78,7 +79,8 @@ def test_argv_seeks_on_the_input_and_maps_audio():
     assert argv[i_in + 1] == VIDEO.path  # spaces and CJK pass through as one argv item, unquoted
     assert argv[argv.index("-c:v") + 1] == "libx264" and argv[argv.index("-c:a") + 1] == "aac"
     maps = [argv[i + 1] for i, a in enumerate(argv) if a == "-map"]
-    assert maps == ["[v]", "0:a:0"]
+    assert maps == ["[v]", "[a]"]
+    assert "[0:a]aresample=async=1" in argv[argv.index("-filter_complex") + 1]
     assert argv[-1] == "/out/c001.mp4" and argv[-3:-1] == ["-f", "mp4"]
 
 

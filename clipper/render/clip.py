@@ -1,4 +1,4 @@
-"""Render one planned clip: subtitles, ffmpeg, verification, atomic publish.
+"""Render one planned clip: subtitles, loudness, ffmpeg, verification, cover, atomic publish.
 
 A clip is written under a temporary name, probed (duration within tolerance, frame size,
 an audio track) and only then renamed to ``clips/<id>.mp4``: a failed or killed run never
@@ -13,12 +13,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..config import RenderConfig
+from ..config import RenderConfig, tag_names
 from ..errors import RenderError
 from ..media.ffmpeg import run_ffmpeg
 from ..media.probe import probe
 from ..types import ClipSpec, MediaInfo, RenderedClip, Sentence, Transcript
-from .command import render_argv
+from .audio import measure
+from .command import cover_argv, render_argv
 from .fonts import check_coverage
 from .layout import SUBS_FILE
 from .subtitles import build_cues, write_subtitles
@@ -35,27 +36,59 @@ def clip_words(clip: ClipSpec, transcript: Transcript, sentences: Sequence[Sente
     return words, {s.last_word - first for s in members}
 
 
+def clip_title(clip: ClipSpec, cfg: RenderConfig) -> str:
+    """The title line from the template, e.g. "面料 · Fabric" for a fabric clip."""
+    if not cfg.title or not clip.tags:
+        return ""
+    tag = clip.tags[0]
+    names = tag_names().get(tag, {})
+    fields = {"tag": tag, "tag_zh": names.get("zh", tag), "tag_en": names.get("en", tag.replace("_", " ").title()),
+              "product": clip.product, "kind": clip.kind.replace("_", " ")}
+    try:
+        return cfg.title_template.format(**fields).strip()
+    except (KeyError, IndexError, ValueError) as exc:
+        raise RenderError(f"render.title_template: unknown field or bad format ({exc})") from None
+
+
 def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentences: Sequence[Sentence],
                 cfg: RenderConfig, clips_dir: Path,
                 on_progress: Callable[[float], None] | None = None) -> RenderedClip:
     words, ends = clip_words(clip, transcript, sentences)
     cues = build_cues(words, ends, clip.start, clip.end, cfg)
-    check_coverage("".join(c.text for c in cues), cfg.font)
+    title = clip_title(clip, cfg)
+    check_coverage("".join(c.text for c in cues) + title + (cfg.ai_label_text if cfg.ai_label else ""), cfg.font)
+    for what, path in (("logo", cfg.logo), ("music", cfg.music)):
+        if path and not Path(path).expanduser().is_file():
+            raise RenderError(f"render.{what}: no such file", path=path)
+    loudness = measure(Path(info.path), clip.start, clip.duration, cfg.loudness) if cfg.loudness else None
+    crop_x = None
+    if cfg.layout == "crop" and cfg.follow == "subject" and info.has_video:
+        from .reframe import follow_subject
+
+        crop_x = follow_subject(info, clip.start, clip.duration, cfg)
     clips_dir.mkdir(parents=True, exist_ok=True)
     final_mp4 = clips_dir / f"{clip.id}.mp4"
-    final_srt = clips_dir / f"{clip.id}.srt"
     with tempfile.TemporaryDirectory(prefix=f".{clip.id}.", dir=clips_dir) as tmp_name:
         tmp = Path(tmp_name)
-        write_subtitles(cues, cfg, tmp / SUBS_FILE, tmp / "subs.srt")
+        write_subtitles(cues, cfg, tmp / SUBS_FILE, tmp / "subs.srt", duration=clip.duration, title=title)
         out = tmp / "clip.mp4"
-        argv = render_argv(info, clip.start, clip.duration, cfg, out, title=f"{clip.id} {clip.kind}")
+        argv = render_argv(info, clip.start, clip.duration, cfg, out, title=title or f"{clip.id} {clip.kind}",
+                           loudness=loudness, crop_x=crop_x)
         run_ffmpeg(argv, cwd=tmp, what=f"rendering {clip.id} failed", on_progress=on_progress)
         got = verify(out, clip, cfg)
-        # Publish: subtitles first, the video last, so a finished-looking mp4 always has its srt.
-        os.replace(tmp / "subs.srt", final_srt)
+        cover = ""
+        if cfg.cover:
+            # The moment the first subtitle is fully up, title and all.
+            at = min(max(0.8, cues[0].start + 0.5) if cues else 1.0, got.duration / 2)
+            run_ffmpeg(cover_argv(out, at, tmp / "cover.jpg"), what=f"cover of {clip.id} failed")
+            os.replace(tmp / "cover.jpg", clips_dir / f"{clip.id}.jpg")
+            cover = f"clips/{clip.id}.jpg"
+        # Publish: sidecars first, the video last, so a finished-looking mp4 has its srt and cover.
+        os.replace(tmp / "subs.srt", clips_dir / f"{clip.id}.srt")
         os.replace(out, final_mp4)
     return RenderedClip(id=clip.id, file=f"clips/{clip.id}.mp4", subtitles=f"clips/{clip.id}.srt",
-                        duration=round(got.duration, 3), width=got.width, height=got.height)
+                        duration=round(got.duration, 3), width=got.width, height=got.height, cover=cover,
+                        title=title)
 
 
 def verify(path: Path, clip: ClipSpec, cfg: RenderConfig) -> MediaInfo:

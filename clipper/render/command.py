@@ -6,26 +6,43 @@ from pathlib import Path
 
 from ..config import RenderConfig
 from ..types import MediaInfo
+from .audio import audio_graph
 from .layout import video_graph
 
 
 def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfig, output: Path,
-                *, subtitles: bool = True, title: str = "") -> list[str]:
+                *, subtitles: bool = True, title: str = "", loudness: dict[str, float] | None = None,
+                crop_x: str | None = None) -> list[str]:
     # -ss before -i seeks on the input: a clip near the end of a 3-hour file decodes only
     # from the nearest keyframe, and with re-encoding the cut is still frame-accurate.
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y",
             "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(Path(info.path).resolve())]
+    n_inputs = 1
     if not info.has_video:
         argv += ["-f", "lavfi", "-t", f"{duration:.3f}",
                  "-i", f"color=c={cfg.background}:s={cfg.width}x{cfg.height}:r={cfg.fps:g}"]
-    argv += ["-filter_complex", video_graph(cfg, has_video=info.has_video, subtitles=subtitles),
-             "-map", "[v]", "-map", "0:a:0",
+        n_inputs += 1
+    logo_input = music_input = None
+    if cfg.logo:
+        argv += ["-i", str(Path(cfg.logo).expanduser().resolve())]
+        logo_input, n_inputs = n_inputs, n_inputs + 1
+    if cfg.music:
+        argv += ["-stream_loop", "-1", "-i", str(Path(cfg.music).expanduser().resolve())]
+        music_input, n_inputs = n_inputs, n_inputs + 1
+    graph = ";".join([video_graph(cfg, has_video=info.has_video, subtitles=subtitles, logo_input=logo_input,
+                                  crop_x=crop_x),
+                      audio_graph(cfg, loudness, music_input)])
+    argv += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
              "-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf), "-pix_fmt", "yuv420p",
              "-c:a", "aac", "-b:a", cfg.audio_bitrate, "-ar", str(cfg.audio_rate), "-ac", "2",
-             # Resample against timestamps so variable-frame-rate sources do not drift.
-             "-af", "aresample=async=1:first_pts=0",
              "-t", f"{duration:.3f}", "-movflags", "+faststart"]
     if title:
         argv += ["-metadata", f"title={title}"]
     argv += ["-f", "mp4", str(output)]
     return argv
+
+
+def cover_argv(clip_file: Path, at: float, output: Path) -> list[str]:
+    """A JPEG cover: one frame of the finished clip (title and subtitles included)."""
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-ss", f"{at:.3f}", "-i", str(clip_file),
+            "-frames:v", "1", "-q:v", "3", "-f", "image2", str(output)]

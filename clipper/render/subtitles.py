@@ -27,6 +27,7 @@ class Cue:
     start: float
     end: float
     lines: tuple[str, ...]
+    words: tuple[tuple[Word, ...], ...] = ()   # per line, for the karaoke highlight
 
     @property
     def text(self) -> str:
@@ -54,9 +55,10 @@ def build_cues(words: Sequence[Word], sentence_ends: set[int], clip_start: float
         n_cues = math.ceil(_width(_text(phrase)) / (limit * cfg.max_lines))
         for part in _balanced(phrase, n_cues):
             n_lines = min(cfg.max_lines, math.ceil(_width(_text(part)) / limit))
-            lines = tuple(t for t in (_clean(_text(line)) for line in _balanced(part, n_lines)) if t)
-            if lines:
-                cues.append(Cue(part[0].start, part[-1].end, lines))
+            split = [line for line in _balanced(part, n_lines) if _clean(_text(line))]
+            if split:
+                cues.append(Cue(part[0].start, part[-1].end, tuple(_clean(_text(line)) for line in split),
+                                tuple(tuple(line) for line in split)))
     return _retime(cues, clip_start, clip_end)
 
 
@@ -110,27 +112,73 @@ def _retime(cues: list[Cue], clip_start: float, clip_end: float) -> list[Cue]:
         if i + 1 < len(cues):
             end = min(end, cues[i + 1].start - clip_start)
         if end - start >= 0.05 and cue.lines:
-            out.append(Cue(round(start, 3), round(end, 3), cue.lines))
+            shifted = tuple(tuple(Word(w.text, w.start - clip_start, w.end - clip_start) for w in line)
+                            for line in cue.words)
+            out.append(Cue(round(start, 3), round(end, 3), cue.lines, shifted))
     return out
 
 
-def to_ssa(cues: Sequence[Cue], cfg: RenderConfig) -> pysubs2.SSAFile:
+def _color(hex_rgb: str, alpha: int = 0) -> pysubs2.Color:
+    return pysubs2.Color(int(hex_rgb[1:3], 16), int(hex_rgb[3:5], 16), int(hex_rgb[5:7], 16), alpha)
+
+
+_LABEL_ALIGN = {"top-left": pysubs2.Alignment.TOP_LEFT, "top-right": pysubs2.Alignment.TOP_RIGHT,
+                "bottom-left": pysubs2.Alignment.BOTTOM_LEFT, "bottom-right": pysubs2.Alignment.BOTTOM_RIGHT}
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "/").replace("{", "(").replace("}", ")")
+
+
+def _karaoke(cue: Cue, line: int) -> str:
+    """ASS karaoke: each word turns from the text colour to the highlight as it is spoken."""
+    out, t = [], cue.start
+    for i, w in enumerate(cue.words[line]):
+        text = w.text.lstrip() if i == 0 else w.text
+        out.append(f"{{\\k{max(1, round((w.end - t) * 100))}}}{_escape(text)}")
+        t = w.end
+    return "".join(out)
+
+
+def to_ssa(cues: Sequence[Cue], cfg: RenderConfig, duration: float = 0.0, title: str = "") -> pysubs2.SSAFile:
     subs = pysubs2.SSAFile()
     subs.info["PlayResX"] = str(cfg.width)
     subs.info["PlayResY"] = str(cfg.height)
     subs.info["WrapStyle"] = "2"  # we break lines ourselves; libass must not re-wrap
+    text, outline = _color(cfg.text_color), _color(cfg.outline_color)
+    # With karaoke, words start in the secondary colour and take the primary as they are sung.
+    primary, secondary = (_color(cfg.highlight_color), text) if cfg.karaoke else (text, text)
     subs.styles["Default"] = pysubs2.SSAStyle(
-        fontname=cfg.font, fontsize=cfg.font_size, bold=True, outline=cfg.outline, shadow=1.0,
-        primarycolor=pysubs2.Color(255, 255, 255), outlinecolor=pysubs2.Color(0, 0, 0),
+        fontname=cfg.font, fontsize=cfg.font_size, bold=cfg.bold, outline=cfg.outline, shadow=1.0,
+        primarycolor=primary, secondarycolor=secondary, outlinecolor=outline,
         backcolor=pysubs2.Color(0, 0, 0, 128), alignment=pysubs2.Alignment.BOTTOM_CENTER,
-        marginl=60, marginr=60, marginv=cfg.margin_v)
+        marginl=cfg.margin_h, marginr=cfg.margin_h, marginv=cfg.margin_v)
+    subs.styles["Title"] = pysubs2.SSAStyle(
+        fontname=cfg.font, fontsize=cfg.title_size, bold=True, outline=cfg.outline + 1, shadow=2.0,
+        primarycolor=_color(cfg.highlight_color), outlinecolor=outline, alignment=pysubs2.Alignment.TOP_CENTER,
+        marginl=cfg.margin_h, marginr=cfg.margin_h, marginv=int(cfg.height * 0.09))
+    subs.styles["Label"] = pysubs2.SSAStyle(
+        fontname=cfg.font, fontsize=max(12, int(cfg.font_size * 0.42)), bold=False, outline=1.5, shadow=0.0,
+        primarycolor=pysubs2.Color(255, 255, 255, 40), outlinecolor=pysubs2.Color(0, 0, 0, 60),
+        alignment=_LABEL_ALIGN[cfg.ai_label_position], marginl=cfg.margin_h // 2, marginr=cfg.margin_h // 2,
+        marginv=int(cfg.height * 0.025))
+    end_ms = int(duration * 1000) if duration else max((int(c.end * 1000) for c in cues), default=0)
+    if title:
+        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=_escape(title), style="Title"))
+    if cfg.ai_label and cfg.ai_label_text:
+        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=_escape(cfg.ai_label_text), style="Label"))
     for cue in cues:
-        text = r"\N".join(line.replace("{", "(").replace("}", ")") for line in cue.lines)
-        subs.append(pysubs2.SSAEvent(start=int(cue.start * 1000), end=int(cue.end * 1000), text=text))
+        if cfg.karaoke and cue.words:
+            body = r"\N".join(_karaoke(cue, i) for i in range(len(cue.lines)))
+        else:
+            body = r"\N".join(_escape(line) for line in cue.lines)
+        subs.append(pysubs2.SSAEvent(start=int(cue.start * 1000), end=int(cue.end * 1000), text=body))
     return subs
 
 
-def write_subtitles(cues: Sequence[Cue], cfg: RenderConfig, ass_path: Path, srt_path: Path) -> None:
-    subs = to_ssa(cues, cfg)
-    subs.save(str(ass_path), format_="ass", encoding="utf-8")
-    subs.save(str(srt_path), format_="srt", encoding="utf-8")
+def write_subtitles(cues: Sequence[Cue], cfg: RenderConfig, ass_path: Path, srt_path: Path,
+                    duration: float = 0.0, title: str = "") -> None:
+    """ASS with everything burned in; SRT with the speech only (what a platform's captions want)."""
+    to_ssa(cues, cfg, duration, title).save(str(ass_path), format_="ass", encoding="utf-8")
+    plain = cfg.model_copy(update={"karaoke": False, "ai_label": False})
+    to_ssa(cues, plain).save(str(srt_path), format_="srt", encoding="utf-8")
