@@ -86,11 +86,13 @@ _base_url = click.option("--base-url", help="OpenAI-compatible endpoint, e.g. ht
 @click.option("--kinds", help=f"Kinds to clip, comma-separated: {', '.join(KINDS)}.")
 @click.option("--category", help=f"Product category: {', '.join(available_categories())} or a TOML path.")
 @click.option("--jobs", type=int, help="Clips rendered at once.")
+@click.option("--preset", help="Platform preset: douyin, tiktok, xiaohongshu, taobao, taobao-square, "
+              "youtube-shorts, instagram-reels.")
 @_backend
 @_llm_model
 @_base_url
 def run(source: str, out_dir: str, config_file: str | None, language: str | None, model: str | None,
-        kinds: str | None, category: str | None, jobs: int | None, backend: str | None,
+        kinds: str | None, category: str | None, jobs: int | None, preset: str | None, backend: str | None,
         llm_model: str | None, base_url: str | None) -> None:
     """Clip SOURCE into OUT: clips/<id>.mp4, clips/<id>.srt and manifest.json."""
     from .pipeline import Pipeline
@@ -99,7 +101,7 @@ def run(source: str, out_dir: str, config_file: str | None, language: str | None
     overrides = _overrides(language, model, kinds, category, backend, llm_model, base_url)
     if jobs:
         overrides["render"] = {"jobs": jobs}
-    config = load_config(config_file, overrides)
+    config = load_config(config_file, overrides, preset=preset)
     with terminal_progress() as progress:
         result = Pipeline(config, progress).run(source, out_dir)
     n = len(result.clips)
@@ -175,6 +177,37 @@ def classify(infile: str, out_file: str, config_file: str | None, backend: str |
     write_text_atomic(Path(out_file), "\n".join(lines) + ("\n" if lines else ""))
     note = f", {len(fallbacks)} windows fell back to rules" if fallbacks else ""
     click.echo(f"{len(segments)} sentences classified (category {name}{note}): {out_file}")
+
+
+@main.command()
+@click.argument("manifests", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), help="The remix .mp4.")
+@_config
+@click.option("--tags", help="Clips with any of these tags, comma-separated.")
+@click.option("--kinds", help="Clips of these kinds, comma-separated (default selling_point).")
+@click.option("--product", type=int, help="Clips of this product number only.")
+@click.option("--best/--all-takes", default=False, help="Only the best take of each product and subject.")
+@click.option("--preset", help="Platform preset for the frame and encoder.")
+@click.option("--max-seconds", type=float, default=0.0, help="Longest remix (clips that would pass it are skipped).")
+@click.option("--transition", type=float, default=0.5, show_default=True, help="Cross-fade seconds (0: cut).")
+@click.option("--intro", default="", help="Text of an intro card.")
+@click.option("--outro", default="", help="Text of an outro card.")
+@click.option("--music", default="", type=click.Path(dir_okay=False), help="Background music, ducked under speech.")
+def remix(manifests: tuple[str, ...], out_file: str, config_file: str | None, tags: str | None,
+          kinds: str | None, product: int | None, best: bool, preset: str | None, max_seconds: float,
+          transition: float, intro: str, outro: str, music: str) -> None:
+    """Assemble clips from one or more MANIFESTS into one video (混剪), with its own manifest."""
+    from .remix import remix as do_remix
+    from .remix import select
+
+    config = load_config(config_file, None, preset=preset)
+    split = lambda v: tuple(x.strip() for x in v.split(",") if x.strip()) if v else ()  # noqa: E731
+    picks = select([Path(m) for m in manifests], tags=split(tags), kinds=split(kinds) or ("selling_point",),
+                   product=product, best_only=best, max_seconds=max_seconds, transition=transition)
+    result = do_remix(picks, config, Path(out_file), transition=transition, intro=intro, outro=outro,
+                      music=music or config.render.music)
+    click.echo(f"{len(result['clips'])} clips, {result['duration']:.1f}s: {out_file} "
+               f"(manifest {Path(out_file).with_suffix('.json').name})")
 
 
 @main.command()

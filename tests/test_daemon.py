@@ -81,7 +81,7 @@ def assert_clean_output(folder: Path) -> dict:
     ids = [c["id"] for c in manifest["clips"]]
     assert ids and len(ids) == len(set(ids)), ids
     files = sorted(p.name for p in (folder / "clips").iterdir())
-    expected = sorted([f"{i}.mp4" for i in ids] + [f"{i}.srt" for i in ids])
+    expected = sorted([f"{i}.{ext}" for i in ids for ext in ("mp4", "srt", "jpg")])
     assert files == expected, "exactly the manifest's clips, no partial or stray files"
     return manifest
 
