@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -63,6 +63,12 @@ class LLMConfig(_Strict):
     overlap: int = Field(ge=0)
     retries: int = Field(ge=0, le=5)
     cache: bool
+
+    @model_validator(mode="after")
+    def _overlap_below_window(self) -> "LLMConfig":
+        if self.overlap >= self.window:
+            raise ValueError(f"overlap ({self.overlap}) must be smaller than window ({self.window})")
+        return self
 
 
 class TransformersConfig(_Strict):

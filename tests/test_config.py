@@ -25,6 +25,20 @@ def test_bad_value_is_rejected():
         load_config(overrides={"segment": {"kinds": ["highlights"]}})
 
 
+def test_llm_window_must_exceed_overlap():
+    with pytest.raises(ConfigError, match="overlap"):
+        load_config(overrides={"segment": {"llm": {"window": 4, "overlap": 4}}})
+
+
+def test_presets_layer_under_user_settings(tmp_path):
+    f = tmp_path / "team.toml"
+    f.write_text("[render]\nfont_size = 50\n")
+    cfg = load_config(f, preset="xiaohongshu")
+    assert (cfg.render.width, cfg.render.height, cfg.render.font_size) == (1080, 1440, 50)
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config(preset="myspace")
+
+
 def test_user_file_overrides_defaults(tmp_path):
     f = tmp_path / "team.toml"
     f.write_text('[plan]\nmax_seconds = 45\n[render]\nlayout = "crop"\n')

@@ -39,6 +39,13 @@ def test_rules_macro_f1_at_least_0_80(lang):
     assert scores.tag_hit >= 0.6
 
 
+def test_rules_on_the_held_out_set():
+    """holdout_zh.jsonl was written after the cue lists were tuned and never used to tune them
+    (0.90 macro-F1 when first measured): a regression guard with a looser bar."""
+    scores = evaluate(read_labelled(DATA / "holdout_zh.jsonl"), rules, "apparel")
+    assert scores.macro_f1 >= 0.75, scores.per_label
+
+
 def test_metrics_are_computed_correctly():
     gold = [{"label": "SELLING_POINT", "tags": ["fabric"]}, {"label": "PROMO"}, {"label": "CHATTER"},
             {"label": "SELLING_POINT", "tags": ["fit"]}]
