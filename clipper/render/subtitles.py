@@ -77,26 +77,47 @@ def _phrases(words: Sequence[Word], sentence_ends: set[int]) -> list[list[Word]]
 
 
 def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
-    """Split ``words`` into ``parts`` runs of about equal width, never inside a word."""
+    """Split ``words`` into ``parts`` runs of about equal width, never inside a word.
+
+    Each break goes to the word boundary nearest its share of the width, preferring one after
+    a comma or clause mark when that is within a third of a share: lines then end on a pause.
+    """
     if parts <= 1 or len(words) <= 1:
         return [words]
     widths = [_width(w.text) for w in words]
     total = sum(widths)
-    out: list[list[Word]] = [[]]
-    done = 0.0
-    for word, width in zip(words, widths):
-        # Start a new run once this word would carry the current one past its share.
-        if out[-1] and len(out) < parts and done + width / 2 > total * len(out) / parts:
-            out.append([])
-        out[-1].append(word)
-        done += width
-    return out
+    share = total / parts
+    cum, running = [], 0.0
+    for width in widths:
+        running += width
+        cum.append(running)  # width up to and including word i
+    breaks: list[int] = []
+    for k in range(1, parts):
+        target = share * k
+        lo = breaks[-1] + 1 if breaks else 0
+        candidates = range(lo, len(words) - (parts - k))
+        if not candidates:
+            break
+
+        def cost(i: int) -> float:
+            bonus = share / 3 if ends_clause(words[i].text) else 0.0
+            return abs(cum[i] - target) - bonus
+
+        breaks.append(min(candidates, key=cost))
+    out, start = [], 0
+    for b in breaks:
+        out.append(words[start:b + 1])
+        start = b + 1
+    out.append(words[start:])
+    return [run for run in out if run]
 
 
 def _clean(line: str) -> str:
     """Trim a line; drop trailing commas/full stops from CJK lines (subtitle convention)."""
     line = line.strip()
     if is_cjk(line):
+        # Chinese typography: full-width marks inside, none at the end of a subtitle line.
+        line = line.replace(",", "，").replace("?", "？").replace("!", "！").replace(";", "；")
         while line and (line[-1] in "，。、" or ends_clause(line[-1])):
             line = line[:-1]
     return line
