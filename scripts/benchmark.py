@@ -31,14 +31,23 @@ def concat(source: Path, times: int, dest: Path) -> Path:
     return dest
 
 
-def one_run(source: str, model: str, jobs: int, out: str) -> dict:
+def one_run(source: str, model: str, jobs: int, out: str, transcribe_only: bool = False) -> dict:
     """Runs in a child process: the pipeline once, cold (empty work folder)."""
     import resource
 
     from clipper import Pipeline, load_config
+    from clipper.workspace import Workspace
 
     cfg = load_config(overrides={"transcribe": {"model": model}, "render": {"jobs": jobs}})
     start = time.perf_counter()
+    if transcribe_only:
+        pipeline = Pipeline(cfg)
+        info = pipeline.probe(source)
+        transcript, _ = pipeline.transcribe(info, Workspace(Path(out)))
+        wall = time.perf_counter() - start
+        return {"model": model, "duration": info.duration, "words": len(transcript.words), "wall": wall,
+                "rtf_transcribe": wall / info.duration,
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
     result = Pipeline(cfg).run(source, out)
     wall = time.perf_counter() - start
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -56,10 +65,12 @@ def main() -> None:
     ap.add_argument("--models", default="tiny.en,base")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--transcribe-only", action="store_true", help="probe + audio + transcription only")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(one_run(args.source, args.child[0], int(args.child[1]), args.child[2])))
+        print(json.dumps(one_run(args.source, args.child[0], int(args.child[1]), args.child[2],
+                                 args.transcribe_only)))
         return
     if args.source.endswith("sample_stream.mp4") and not Path(args.source).exists():
         sys.path.insert(0, str(ROOT / "scripts"))
@@ -77,11 +88,16 @@ def main() -> None:
         for model in args.models.split(","):
             out = Path(tmp) / f"out-{model}"
             proc = subprocess.run([sys.executable, __file__, str(source), "--child", model, str(args.jobs),
-                                   str(out)], capture_output=True, text=True)
+                                   str(out)] + (["--transcribe-only"] if args.transcribe_only else []),
+                                  capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"{model}: failed: {proc.stderr.strip().splitlines()[-1]}")
                 continue
             r = json.loads(proc.stdout.strip().splitlines()[-1])
+            if args.transcribe_only:
+                print(f"{model:<8} {r['duration']:7.1f} s of audio: {r['wall']:.1f} s (RTF {r['rtf_transcribe']:.3f}, "
+                      f"probe and audio extraction included), {r['words']} words, peak RSS {r['peak_rss_mb']} MB")
+                continue
             t = r["timings"]
             per30 = f"{r['render_seconds_per_30s_clip']:.1f}" if r["render_seconds_per_30s_clip"] else "-"
             print(f"{model:<8} {r['duration']:7.1f} {t['probe']:6.2f} {t['transcribe']:7.2f} "
