@@ -169,38 +169,54 @@ class Watcher:
         store.finish(job.id, len(manifest["clips"]))
         log.info("job %d: done, %d clips in %s", job.id, len(manifest["clips"]), out)
 
-    def _single_file(self, source: Path, out: Path) -> Path:
-        """A segment folder becomes one MPEG-TS file (segments concatenate byte for byte)."""
+    def _single_file(self, source: Path, out: Path, complete: bool = True) -> Path:
+        """A segment folder becomes one MPEG-TS file (segments concatenate byte for byte).
+
+        Append-only: segments already joined are listed beside the file and not copied again,
+        so a live pass costs only the new segments. While the recording goes on, the newest
+        segment may still be being written and waits for the next pass.
+        """
         if source.is_file():
             return source
         joined = out / ".clipper" / "joined.ts"
+        listing = joined.with_suffix(".list")
         joined.parent.mkdir(parents=True, exist_ok=True)
-        tmp = joined.with_suffix(".ts.part")
-        with tmp.open("wb") as dst:
-            for part in segment_files(source):
+        done = listing.read_text().splitlines() if listing.is_file() and joined.is_file() else []
+        if not done:
+            joined.unlink(missing_ok=True)
+            listing.unlink(missing_ok=True)
+        parts = segment_files(source)
+        # Bytes of a segment whose name a crash kept out of the listing are cut off again.
+        listed = sum((source / name).stat().st_size for name in done if (source / name).is_file())
+        if joined.is_file() and joined.stat().st_size > listed:
+            with joined.open("r+b") as fh:
+                fh.truncate(listed)
+        ready = parts if complete else parts[:-1]
+        with joined.open("ab") as dst, listing.open("a") as log_fh:
+            for part in ready:
+                if part.name in done:
+                    continue
                 with part.open("rb") as src:
                     shutil.copyfileobj(src, dst, 1 << 22)
-        os.replace(tmp, joined)
+                dst.flush()
+                os.fsync(dst.fileno())
+                log_fh.write(part.name + "\n")  # after the bytes: a crash before this line is cut off above
+                log_fh.flush()
         return joined
 
     def _run_live(self, source: Path, out: Path) -> dict:
         from .live import LiveSession
 
-        def complete() -> bool:
-            return self.is_stable(source)
+        if not source.is_dir():
+            return LiveSession(self.pipeline(), source, out, lambda: self.is_stable(source)).run()
 
-        if source.is_dir():
-            # Re-join the segments each pass: the joined file grows as the recording does.
-            def complete_and_join() -> bool:
-                done = complete()
-                self._single_file(source, out)
-                return done
+        def complete_and_join() -> bool:
+            done = self.is_stable(source)
+            self._single_file(source, out, complete=done)
+            return done
 
-            self._single_file(source, out)
-            session = LiveSession(self.pipeline(), out / ".clipper" / "joined.ts", out, complete_and_join)
-        else:
-            session = LiveSession(self.pipeline(), source, out, complete)
-        return session.run()
+        joined = self._single_file(source, out, complete=False)
+        return LiveSession(self.pipeline(), joined, out, complete_and_join).run()
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
