@@ -114,3 +114,20 @@ def test_subject_path_is_smooth_and_speed_limited():
     steps = np.abs(np.diff(path))
     assert steps.max() <= 0.15 / 2 + 1e-9   # MAX_SPEED per sample at 2 samples a second
     assert path[0] < 0.3 and path[-1] > 0.7
+
+
+def test_subject_following_finds_a_real_face(tmp_path):
+    from conftest import shared_media
+    from clipper.render.reframe import _face_detector, centres
+
+    src = shared_media("vid_en_talking_head_katiehill_8s.mp4")
+    if _face_detector() is None:
+        pytest.skip("this OpenCV has no face cascade")
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", "2", "-i", str(src), "-frames:v", "3", "-vf",
+                          "fps=2,scale=256:256", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         capture_output=True, check=True).stdout
+    faces = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 256, 256)
+    for offset, expected in ((0, 1 / 6), (512, 5 / 6)):  # the face on the left, then the right, of a wide frame
+        canvas = np.zeros((len(faces), 256, 768), dtype=np.uint8)
+        canvas[:, :, offset:offset + 256] = faces
+        assert all(abs(c - expected) < 0.08 for c in centres(canvas))

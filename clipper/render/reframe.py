@@ -61,7 +61,7 @@ def centres(frames: np.ndarray) -> list[float]:
             frame, scaleFactor=1.15, minNeighbors=5, minSize=(w // 16, w // 16))
         if len(faces):
             x, _, fw, _ = max(faces, key=lambda f: f[2] * f[3])
-            out.append((x + fw / 2) / w)
+            out.append(float(x + fw / 2) / w)
         else:
             # Motion where there is motion, else edges: product close-ups are busy regions.
             energy = np.abs(frame.astype(np.int16) - prev.astype(np.int16)).sum(axis=0) if prev is not None else None
