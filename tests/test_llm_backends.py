@@ -193,3 +193,28 @@ def test_transformers_unknown_model_fails_in_one_line(monkeypatch):
                                              "transformers": {"model": "nobody/no-such-model"}}}).segment
     with pytest.raises(ModelError, match="cannot load language model 'nobody/no-such-model'"):
         classify_items(ITEMS, cfg, APPAREL)
+
+
+@pytest.mark.slow
+def test_run_with_the_openai_backend(standin, sample_stream, tmp_path, monkeypatch):
+    from clipper import Pipeline
+
+    server = standin()
+    monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
+    cfg = load_config(overrides={
+        "transcribe": {"model": "tiny.en"},
+        "render": {"width": 540, "height": 960, "preset": "ultrafast", "font_size": 34, "margin_v": 150},
+        "segment": {"backend": "openai", "openai": {"base_url": server.url, "model": "stand-in"}}})
+    result = Pipeline(cfg).run(sample_stream, tmp_path / "out")
+    assert result.manifest["segmentation"] == {"backend": "openai", "category": "apparel", "fallbacks": []}
+    assert server.requests and result.clips
+    assert all(s.backend.startswith("openai:") for s in result.segmentation.segments)
+
+
+def test_category_auto_is_guessed_from_what_the_host_talks_about():
+    from clipper.segment.base import guess_category
+
+    assert guess_category(["这款精华的成分是烟酰胺，保湿提亮，敏感肌也能用", "质地很清爽，吸收很快"]) == "beauty"
+    assert guess_category(["The fabric is linen and the fit is relaxed", "It drapes beautifully"]) == "apparel"
+    assert guess_category(["降噪耳机续航八个小时，蓝牙连接很稳", "充电半小时"]) == "electronics"
+    assert guess_category(["这个牛肉干口感很有嚼劲，配料只有牛肉和盐", "好吃不腻"]) == "food"
