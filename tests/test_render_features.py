@@ -131,3 +131,12 @@ def test_subject_following_finds_a_real_face(tmp_path):
         canvas = np.zeros((len(faces), 256, 768), dtype=np.uint8)
         canvas[:, :, offset:offset + 256] = faces
         assert all(abs(c - expected) < 0.08 for c in centres(canvas))
+
+
+def test_relative_output_folder(sample_stream, tmp_path, monkeypatch):
+    # `clipper run x.mp4 --out out/sample` from the repo root: ffmpeg runs in a temp folder.
+    monkeypatch.chdir(tmp_path)
+    transcript, sentences = script("The fabric of this shirt is washed linen", 11.3, 16.6)
+    cfg = load_config(overrides={"render": {"preset": "ultrafast", "loudness": 0.0}}).render
+    out = render_clip(probe(sample_stream), CLIP, transcript, sentences, cfg, Path("out") / "sample" / "clips")
+    assert (tmp_path / "out" / "sample" / out.file).is_file()

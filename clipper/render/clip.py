@@ -53,6 +53,7 @@ def clip_title(clip: ClipSpec, cfg: RenderConfig) -> str:
 def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentences: Sequence[Sentence],
                 cfg: RenderConfig, clips_dir: Path,
                 on_progress: Callable[[float], None] | None = None) -> RenderedClip:
+    clips_dir = clips_dir.resolve()  # ffmpeg runs inside a temp folder: relative paths would break
     words, ends = clip_words(clip, transcript, sentences)
     cues = build_cues(words, ends, clip.start, clip.end, cfg)
     title = clip_title(clip, cfg)
