@@ -99,8 +99,9 @@ class Pipeline:
         model = self.model()
         resume = chunks[-1].end if chunks else 0.0
         language = next((c.language for c in chunks if c.words), None)
+        # Append to the windows of an interrupted run with the same key; otherwise start afresh.
         with self.progress.task(f"transcribing ({cfg.model})", info.duration) as task, \
-                chunks_path.open("a", encoding="utf-8") as sink:
+                chunks_path.open("a" if chunks else "w", encoding="utf-8") as sink:
             task.update(resume)
             for chunk in transcribe_chunks(model, audio, cfg, language=language,
                                            resume_from=resume, on_progress=task.update):

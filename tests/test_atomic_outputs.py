@@ -35,3 +35,30 @@ def test_transcribe_command_writes_words_and_sentences(sample_stream, tmp_path):
     assert data["language"] == "en" and data["model"] == "tiny.en"
     assert len(data["words"]) > 100 and all(w["end"] >= w["start"] for w in data["words"])
     assert any("linen" in s["text"].lower() for s in data["sentences"])
+
+
+def test_transcription_resumes_from_the_windows_of_a_killed_run(sample_stream, tmp_path):
+    from clipper.workspace import Workspace
+
+    cfg = load_config(overrides={"transcribe": {"model": "tiny.en", "chunk_seconds": 30}})
+    pipeline = Pipeline(cfg)
+    info = pipeline.probe(sample_stream)
+    ws = Workspace(tmp_path / "out")
+    calls = {"n": 0}
+
+    def stop_after_two_windows():
+        calls["n"] += 1
+        return calls["n"] == 2
+
+    stopping = Pipeline(cfg, should_stop=stop_after_two_windows)
+    from clipper.errors import Interrupted
+
+    with pytest.raises(Interrupted):
+        stopping.transcribe(info, ws)
+    saved = ws.path("transcript.chunks.jsonl").read_text().splitlines()
+    assert len(saved) == 2  # two windows kept on disk
+    transcript, reused = pipeline.transcribe(info, ws)
+    assert not reused and transcript.words[-1].end > 80
+    full, _ = Pipeline(cfg).transcribe(info, Workspace(tmp_path / "fresh"))
+    assert [w.text for w in transcript.words] == [w.text for w in full.words]
+    assert not ws.path("transcript.chunks.jsonl").exists()
