@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .manifest import build_manifest, write_manifest
-from .media.audio import SAMPLE_RATE, quietest_point, read_window, wav_duration
+from .media.audio import extract_audio_argv, quietest_point, read_window, wav_duration
 from .media.ffmpeg import run_ffmpeg
 from .media.probe import probe
 from .plan import build_plan, edge_windows, group_sentences
@@ -37,12 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MIN_NEW_AUDIO = 6.0     # seconds of new audio worth a pass
 TAIL_SEARCH = 4.0       # the pass ends at the quietest point of the last few seconds
-
-
-def _audio_argv(source: Path, start: float, seconds: float, dest: Path) -> list[str]:
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-ss", f"{start:.3f}", "-t", f"{seconds:.3f}",
-            "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
-            "-c:a", "pcm_s16le", "-f", "wav", str(dest)]
 
 
 class LiveSession:
@@ -112,7 +106,7 @@ class LiveSession:
         wav = self.ws.path("live_audio.wav")
         window = self.cfg.transcribe.chunk_seconds
         try:
-            run_ffmpeg(_audio_argv(self.source, start, window + TAIL_SEARCH + 1.0, wav),
+            run_ffmpeg(extract_audio_argv(self.source, wav, start, window + TAIL_SEARCH + 1.0),
                        what="reading the growing recording failed")
         except Exception as exc:  # noqa: BLE001 - a file mid-write can fail to parse for a moment
             if final:

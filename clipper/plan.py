@@ -53,7 +53,7 @@ def group_sentences(sentences: SentenceList, segmentation: Segmentation, kinds: 
     groups: list[Group] = []
     current: Group | None = None
     tags: set[str] = set()
-    for i, (sent, seg) in enumerate(zip(sents, segs)):
+    for i, seg in enumerate(segs):
         kind = _kind_of(seg, kinds, cfg, current.kind if current else None)
         if current is not None and kind == current.kind and not _breaks(current, tags, sents, seg, i, cfg):
             current = Group(current.kind, current.product, current.first, i)

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -74,8 +75,6 @@ def source_signature(path: Path) -> tuple[int, float, int]:
 def segment_files(folder: Path) -> list[Path]:
     """The .ts segments of an HLS recording folder, in playback order (natural sort)."""
     def natural(p: Path):
-        import re
-
         return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
 
     return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".ts" and not p.name.startswith(".")),

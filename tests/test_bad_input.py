@@ -1,11 +1,9 @@
 """Bad input: a clear one-line error, a non-zero exit, and no clips left behind."""
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from conftest import shared_media
 

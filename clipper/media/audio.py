@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
 
 
-def extract_audio_argv(source: str | Path, dest: str | Path) -> list[str]:
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-i", str(source), "-map", "0:a:0", "-vn",
+def extract_audio_argv(source: str | Path, dest: str | Path, start: float = 0.0,
+                       seconds: float | None = None) -> list[str]:
+    """16 kHz mono PCM WAV of the first audio track, optionally of [start, start + seconds)."""
+    span = (["-ss", f"{start:.3f}"] if start else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(source), "-map", "0:a:0", "-vn",
             "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(dest)]
 
 

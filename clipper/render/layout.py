@@ -22,8 +22,8 @@ _CORNERS = {"top-left": ("M", "M"), "top-right": ("W-w-M", "M"), "bottom-left": 
 def video_graph(cfg: RenderConfig, *, has_video: bool, subtitles: bool = True, logo_input: int | None = None,
                 crop_x: str | None = None) -> str:
     """From [0:v] (or a colour frame on input 1) to [v]."""
-    w, h = cfg.width, cfg.height
-    base = f"[1:v]setsar=1[base]" if not has_video else _layout(cfg, crop_x)
+    w = cfg.width
+    base = "[1:v]setsar=1[base]" if not has_video else _layout(cfg, crop_x)
     parts = [base]
     last = "base"
     if logo_input is not None:

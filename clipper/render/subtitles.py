@@ -92,18 +92,16 @@ def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
         running += width
         cum.append(running)  # width up to and including word i
     breaks: list[int] = []
+    def cost(i: int, target: float) -> float:
+        bonus = share / 3 if ends_clause(words[i].text) else 0.0
+        return abs(cum[i] - target) - bonus
+
     for k in range(1, parts):
-        target = share * k
         lo = breaks[-1] + 1 if breaks else 0
         candidates = range(lo, len(words) - (parts - k))
         if not candidates:
             break
-
-        def cost(i: int) -> float:
-            bonus = share / 3 if ends_clause(words[i].text) else 0.0
-            return abs(cum[i] - target) - bonus
-
-        breaks.append(min(candidates, key=cost))
+        breaks.append(min(candidates, key=lambda i, t=share * k: cost(i, t)))
     out, start = [], 0
     for b in breaks:
         out.append(words[start:b + 1])
