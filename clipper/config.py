@@ -91,7 +91,7 @@ BACKENDS = ("rules", "transformers", "openai")
 
 
 class SegmentConfig(_Strict):
-    backend: Literal["rules", "transformers", "openai"]
+    backend: Literal["embed", "rules", "transformers", "openai"]
     category: str
     kinds: tuple[str, ...]
     llm: LLMConfig

@@ -168,6 +168,7 @@ class Segment(JsonValue):
     score: float = 0.0
     backend: str = "rules"
     cues: tuple[str, ...] = ()
+    category: str = ""        # the product's category when detected per product ("" = the stream's)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""Features of a sentence for the trained segmenter (pure numpy; shared by training and run time).
+
+A sentence is described by its own embedding, the mean embedding of the sentences just
+before and just after it in the same passage (hosts' selling points come in runs, and a
+"对吧？" means what the sentence before it means), a few signals from the cue-word rules
+(their label and how many cues of each kind fired: an ensemble the classifier weighs itself),
+and its length. Products switch where the topic shifts: boundary features compare the
+sentences before a point with those after it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..types import Label, Segment
+from .cues import CueMatcher
+
+CONTEXT = 2              # sentences each side averaged into the context vectors
+LOOK_AHEAD = CONTEXT     # the classifier of sentence i reads sentences up to i + LOOK_AHEAD
+BOUNDARY_SPAN = 3        # sentences each side compared for a topic shift
+RULE_LABELS = (Label.SELLING_POINT, Label.PROMO, Label.CHATTER)
+N_RULE_FEATURES = 7
+
+
+def passage_ranges(passages: Sequence[str]) -> list[tuple[int, int]]:
+    """[a, b) index ranges of consecutive equal passage keys."""
+    ranges, a = [], 0
+    for i in range(1, len(passages) + 1):
+        if i == len(passages) or passages[i] != passages[a]:
+            ranges.append((a, i))
+            a = i
+    return ranges
+
+
+def context_vectors(emb: np.ndarray, passages: Sequence[str], width: int = CONTEXT) -> np.ndarray:
+    """[own, mean of the ``width`` before, mean of the ``width`` after] per sentence (zeros at edges)."""
+    n, d = emb.shape
+    prev = np.zeros((n, d), dtype=np.float32)
+    nxt = np.zeros((n, d), dtype=np.float32)
+    for a, b in passage_ranges(passages):
+        for i in range(a, b):
+            if i > a:
+                prev[i] = emb[max(a, i - width):i].mean(axis=0)
+            if i + 1 < b:
+                nxt[i] = emb[i + 1:min(b, i + 1 + width)].mean(axis=0)
+    return np.hstack([emb, prev, nxt])
+
+
+def rule_features(texts: Sequence[str], rules: Sequence[Segment], matcher: CueMatcher) -> np.ndarray:
+    """The rules' label (one-hot), log cue counts per kind, a next-product phrase, log length."""
+    out = np.zeros((len(texts), N_RULE_FEATURES), dtype=np.float32)
+    for i, (text, seg) in enumerate(zip(texts, rules)):
+        out[i, RULE_LABELS.index(seg.label)] = 1.0
+        tag_hits = sum(len(v) for v in matcher.tag_hits(text).values())
+        out[i, 3] = np.log1p(len(matcher.hits("promo", text)))
+        out[i, 4] = np.log1p(tag_hits + len(matcher.hits("selling", text)))
+        out[i, 5] = np.log1p(len(matcher.hits("chatter", text)))
+        out[i, 6] = np.log1p(len(text)) / 4.0
+    return out
+
+
+def boundary_features(emb: np.ndarray, passages: Sequence[str], next_phrase: Sequence[bool],
+                      span: int = BOUNDARY_SPAN) -> np.ndarray:
+    """Per sentence i: does a new product start at i? [1 - cos(before, after), 1 - cos(i-1, i),
+    1 - cos(before, i), the rules' "next product" phrase]. Zeros for a passage's first sentence."""
+    n = len(emb)
+    out = np.zeros((n, 4), dtype=np.float32)
+    for a, b in passage_ranges(passages):
+        for i in range(a + 1, b):
+            before = _unit(emb[max(a, i - span):i].mean(axis=0))
+            after = _unit(emb[i:min(b, i + span)].mean(axis=0))
+            out[i, 0] = 1.0 - float(before @ after)
+            out[i, 1] = 1.0 - float(emb[i - 1] @ emb[i])
+            out[i, 2] = 1.0 - float(before @ emb[i])
+            out[i, 3] = float(next_phrase[i])
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm > 0 else v
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def viterbi(probs: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray, weight: float) -> np.ndarray:
+    """Most likely label sequence of one passage: classifier posteriors divided by the class
+    priors (so they act as likelihoods) times learned label-to-label transitions."""
+    emit = np.log(np.clip(probs, 1e-9, 1.0)) - log_prior
+    n, k = emit.shape
+    score = emit[0].copy()
+    back = np.zeros((n, k), dtype=np.int64)
+    for t in range(1, n):
+        cand = score[:, None] + weight * log_trans
+        back[t] = cand.argmax(axis=0)
+        score = cand.max(axis=0) + emit[t]
+    path = np.zeros(n, dtype=np.int64)
+    path[-1] = int(score.argmax())
+    for t in range(n - 1, 0, -1):
+        path[t - 1] = back[t, path[t]]
+    return path
