@@ -70,8 +70,8 @@ def main(verbose: int) -> None:
 _language = click.option("--language", help="Spoken language: auto, zh, en, es, pt, ru, ...")
 _model = click.option("--model", help="Whisper model: base, tiny.en, small, a folder or a hub id.")
 _config = click.option("--config", "config_file", type=click.Path(dir_okay=False), help="A TOML config file.")
-_backend = click.option("--backend", type=click.Choice(["rules", "transformers", "openai"]),
-                        help="Segmentation backend (default: rules).")
+_backend = click.option("--backend", type=click.Choice(["embed", "rules", "transformers", "openai"]),
+                        help="Segmentation backend (default: embed, trained on real host speech).")
 _llm_model = click.option("--llm-model", help="Language model: smollm2, gemma3-270m, a folder, a .gguf, a hub id, "
                           "or the served model name with --backend openai.")
 _base_url = click.option("--base-url", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1.")
@@ -249,22 +249,38 @@ def status(outbox: str) -> None:
 
 
 @main.command(name="eval")
-@click.argument("labelled", type=click.Path(exists=True, dir_okay=False))
+@click.argument("labelled", type=click.Path(exists=True, dir_okay=False), required=False)
+@click.option("--real", is_flag=True, help="Score on the real labelled host speech (training/labels + ../shared): "
+              "grouped cross-validation for the trained backend, a straight pass for the others.")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.option("--by", type=click.Choice(["passage", "channel"]), default="passage", show_default=True,
+              help="What a cross-validation fold holds out.")
 @_config
 @_backend
 @click.option("--category", help="Category for rows that name none.")
 @_llm_model
 @_base_url
-def eval_(labelled: str, config_file: str | None, backend: str | None, category: str | None,
-          llm_model: str | None, base_url: str | None) -> None:
-    """Score a backend on labelled sentences: P/R/F1 per label, macro-F1, tags, confusion, speed."""
+def eval_(labelled: str | None, real: bool, folds: int, by: str, config_file: str | None, backend: str | None,
+          category: str | None, llm_model: str | None, base_url: str | None) -> None:
+    """Score a backend: P/R/F1 per label, macro-F1, tags, product switches, confusion, speed.
+
+    LABELLED is a JSON Lines file ({"id", "text", "passage"?, "label", "tags"?, "category"?});
+    --real scores on the real labelled livestream speech instead.
+    """
     from .segment.base import classify_items
     from .segment.evaluate import evaluate, read_labelled, report
 
     config = load_config(config_file, _overrides(None, None, None, category, backend, llm_model, base_url))
+    if real:
+        from .segment.realeval import evaluate_real
+
+        click.echo(evaluate_real(config.segment, folds=folds, by=by))
+        return
+    if not labelled:
+        raise ConfigError("give a labelled JSON Lines file, or --real")
     rows = read_labelled(Path(labelled))
     scores = evaluate(rows, lambda items, cat: classify_items(items, config.segment, load_category(cat))[0],
-                      config.segment.category)
+                      config.segment.category if config.segment.category != "auto" else "apparel")
     click.echo(report(scores, f"{labelled}: backend {config.segment.backend}"))
 
 

@@ -63,6 +63,7 @@ class LLMConfig(_Strict):
     overlap: int = Field(ge=0)
     retries: int = Field(ge=0, le=5)
     cache: bool
+    combine: bool
 
     @model_validator(mode="after")
     def _overlap_below_window(self) -> "LLMConfig":
@@ -76,6 +77,7 @@ class TransformersConfig(_Strict):
     gguf_file: str
     device: Literal["cpu", "cuda", "auto"]
     max_new_tokens: int = Field(ge=0)
+    mode: Literal["score", "generate"]
 
 
 class OpenAIConfig(_Strict):
@@ -84,7 +86,7 @@ class OpenAIConfig(_Strict):
     api_key_env: str
     timeout: float = Field(gt=0)
     retries: int = Field(ge=0, le=10)
-    json_mode: bool
+    response_format: Literal["json_schema", "json_object", "none"]
 
 
 BACKENDS = ("rules", "transformers", "openai")

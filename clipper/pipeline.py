@@ -27,7 +27,7 @@ from .plan import build_plan, edge_windows, group_sentences
 from .progress import LogProgress, Progress
 from .render.clip import render_clip
 from .scenes import detect_cuts
-from .segment.base import segment_sentences
+from .segment.base import segment_sentences, segmenter_version
 from .sentences import split_sentences
 from .transcribe.whisper import ChunkResult, assemble, load_model, transcribe_chunks
 from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript
@@ -150,7 +150,8 @@ class Pipeline:
         ws.save("sentences", key_of("sentences", fp, cfg.section_hash("transcribe", "sentences")), sentences)
         lap("sentences")
 
-        seg_key = key_of("segments", fp, cfg.section_hash("transcribe", "sentences", "segment"))
+        seg_key = key_of("segments", fp, cfg.section_hash("transcribe", "sentences", "segment"),
+                         segmenter_version(cfg.segment))
         segmentation = ws.load("segments", seg_key, Segmentation)
         if segmentation is None:
             segmentation = segment_sentences(sentences, cfg.segment)

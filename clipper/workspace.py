@@ -46,13 +46,24 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 def write_text_atomic(path: Path, text: str) -> Path:
     """Write to a temp file beside ``path``, fsync, then rename over it."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; outputs follow the umask like the clips
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -7,7 +7,7 @@ from clipper.errors import ConfigError
 def test_defaults_load_and_validate():
     cfg = load_config()
     assert cfg.render.width == 1080 and cfg.render.height == 1920
-    assert cfg.segment.backend == "rules"
+    assert cfg.segment.backend == "embed" and cfg.segment.category == "auto"
     assert cfg.transcribe.model == "base"
 
 

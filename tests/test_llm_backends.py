@@ -75,6 +75,11 @@ class StandIn:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
                 action = outer.script.pop(0) if outer.script else "ok"
+                if action == "no-schema" and body.get("response_format", {}).get("type") == "json_schema":
+                    self.send_response(400)   # a server without structured outputs, as vLLM/llama.cpp word it
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "response_format type json_schema is not supported"}')
+                    return
                 if action == "503":
                     self.send_response(503)
                     self.end_headers()
@@ -120,7 +125,7 @@ def openai_cfg(url, tmp_path, monkeypatch, **llm):
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test-123")
     return load_config(overrides={"segment": {
-        "backend": "openai", "llm": {"window": 4, "overlap": 1, **llm},
+        "backend": "openai", "llm": {"window": 4, "overlap": 1, "combine": False, **llm},
         "openai": {"base_url": url, "model": "stand-in", "api_key_env": "TEST_LLM_KEY", "retries": 2,
                    "timeout": 5}}}).segment
 
@@ -134,8 +139,23 @@ def test_openai_backend_labels_every_sentence(standin, tmp_path, monkeypatch):
     assert [s.product for s in segments] == [1, 1, 1, 1, 2, 2]
     first = server.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sk-test-123"
-    assert first["body"]["model"] == "stand-in" and first["body"]["response_format"] == {"type": "json_object"}
+    assert first["body"]["model"] == "stand-in"
+    # The reply is constrained to the schema: exactly the window's ids, known labels and tags.
+    fmt = first["body"]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    item = fmt["json_schema"]["schema"]["properties"]["items"]
+    assert item["minItems"] == item["maxItems"] == 4
+    assert item["items"]["properties"]["id"]["enum"] == [1, 2, 3, 4]
+    assert set(item["items"]["properties"]["tags"]["items"]["enum"]) == set(TAGS) | {"other"}
     assert len(server.requests) == 2  # 6 sentences in windows of 4 overlapping by 1
+
+
+def test_a_server_without_structured_outputs_is_asked_with_a_weaker_format(standin, tmp_path, monkeypatch):
+    server = standin(["no-schema"])
+    segments, fallbacks = classify_items(ITEMS, openai_cfg(server.url, tmp_path, monkeypatch), APPAREL)
+    assert not fallbacks and len(segments) == len(ITEMS)
+    formats = [r["body"].get("response_format", {}).get("type") for r in server.requests]
+    assert formats == ["json_schema", "json_object", "json_object"]   # the weaker one is kept
 
 
 def test_transport_errors_are_retried_and_bad_replies_retried_then_fall_back(standin, tmp_path, monkeypatch):
@@ -172,8 +192,8 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     cfg = load_config(overrides={"segment": {
-        "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 1},
-        "transformers": {"model": "smollm2", "max_new_tokens": 48}}}).segment
+        "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 1, "combine": False},
+        "transformers": {"model": "smollm2", "max_new_tokens": 48, "mode": "generate"}}}).segment
     segments, fallbacks = classify_items(ITEMS[:3], cfg, APPAREL)
     assert len(segments) == 3 and all(isinstance(s.label, Label) for s in segments)
     for s in segments:
@@ -184,6 +204,26 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch):
     assert len(fallbacks) == sum(1 for s in segments if s.backend == "rules-fallback") // 3
     replies = list((tmp_path / "cache" / "llm-replies").rglob("*.json"))
     assert len(replies) >= 1  # every attempt was cached
+
+
+@pytest.mark.slow
+def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_path, monkeypatch):
+    """Score mode: the packaged SmolLM2 scores each allowed label and tag; it is weak (135M, English)
+    but its answer is always valid, and combined with the trained backend each sentence says who decided."""
+    pytest.importorskip("transformers")
+    monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
+    alone = load_config(overrides={"segment": {"backend": "transformers", "llm": {"combine": False},
+                                               "transformers": {"model": "smollm2", "mode": "score"}}}).segment
+    segments, fallbacks = classify_items(ITEMS, alone, APPAREL)
+    assert fallbacks == [] and all(s.backend == "transformers:smollm2" for s in segments)
+    for s in segments:
+        assert isinstance(s.label, Label) and set(s.tags) <= set(TAGS) | {"other"}
+        assert bool(s.tags) == (s.label is Label.SELLING_POINT) and 0.33 <= s.score <= 1
+    assert list((tmp_path / "cache" / "llm-replies").rglob("*.json"))   # scores are cached
+    both = alone.model_copy(update={"llm": alone.llm.model_copy(update={"combine": True})})
+    combined, _ = classify_items(ITEMS, both, APPAREL)
+    assert {s.backend for s in combined} <= {"embed", "transformers:smollm2", "embed+transformers:smollm2"}
+    assert combined[1].label is Label.SELLING_POINT and combined[3].label is Label.PROMO
 
 
 def test_transformers_unknown_model_fails_in_one_line(monkeypatch):
@@ -206,9 +246,13 @@ def test_run_with_the_openai_backend(standin, sample_stream, tmp_path, monkeypat
         "render": {"width": 540, "height": 960, "preset": "ultrafast", "font_size": 34, "margin_v": 150},
         "segment": {"backend": "openai", "openai": {"base_url": server.url, "model": "stand-in"}}})
     result = Pipeline(cfg).run(sample_stream, tmp_path / "out")
-    assert result.manifest["segmentation"] == {"backend": "openai", "category": "apparel", "fallbacks": []}
+    seg = result.manifest["segmentation"]
+    assert seg["backend"] == "openai" and seg["fallbacks"] == []
     assert server.requests and result.clips
-    assert all(s.backend.startswith("openai:") for s in result.segmentation.segments)
+    # Combined with the trained backend (the default): each sentence says who decided.
+    name = f"openai:{server.url}:stand-in"
+    deciders = {s.backend for s in result.segmentation.segments}
+    assert deciders <= {"embed", name, f"embed+{name}"} and f"embed+{name}" in deciders
 
 
 def test_category_auto_is_guessed_from_what_the_host_talks_about():

@@ -1,4 +1,4 @@
-"""The rules backend against the labelled development set (tests/data/dev_*.jsonl).
+"""The rules backend (the fallback of the trained one) against the labelled development set (tests/data/dev_*.jsonl).
 
 The set was written for this project: realistic host talk across apparel, beauty, electronics
 and food, with passages of consecutive speech, run-ons, fillers and recogniser-style slips.
@@ -20,7 +20,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def rules(items, category):
-    return classify_items(items, load_config().segment, load_category(category))[0]
+    cfg = load_config(overrides={"segment": {"backend": "rules", "category": category}}).segment
+    return classify_items(items, cfg, load_category(category))[0]
 
 
 @pytest.mark.parametrize("lang,minimum", [("zh", 300), ("en", 150)])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import logging
+from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol, Sequence
 
@@ -11,15 +13,9 @@ from ..config import (Category, Cues, OpenAIConfig, SegmentConfig, TransformersC
 from ..errors import ConfigError
 from ..types import SentenceList, Segment, Segmentation
 from .cues import CueMatcher
+from .item import Item
 
-
-@dataclass(frozen=True)
-class Item:
-    """One sentence to classify; ``passage`` groups consecutive speech."""
-
-    id: str
-    text: str
-    passage: str = ""
+log = logging.getLogger(__name__)
 
 
 class Classifier(Protocol):
@@ -43,18 +39,57 @@ def _openai_chat(cfg: OpenAIConfig):
     return OpenAIChat(cfg)
 
 
+def _load_embed(cfg: SegmentConfig, category: Category, cues: Cues):
+    """(the trained backend, "") or (None, why) when its engine or weights cannot load."""
+    from ..transcribe.models import cache_dir
+    from .embed import EmbedClassifier
+    from .embedder import EmbeddingUnavailable
+
+    try:
+        return EmbedClassifier(category, cues, auto_category=cfg.category == "auto",
+                               cache_path=cache_dir() / "embeddings.sqlite"), ""
+    except EmbeddingUnavailable as exc:
+        # Say so loudly and in the manifest, but still clip: the rules need nothing.
+        log.warning("embed backend unavailable: %s", exc)
+        return None, exc.message
+
+
 def make_classifier(cfg: SegmentConfig, category: Category, cues: Cues) -> Classifier:
+    if cfg.backend == "embed":
+        from .rules import RulesClassifier
+
+        embed, why = _load_embed(cfg, category, cues)
+        if embed is not None:
+            return embed
+        rules = RulesClassifier(category, cues)
+        rules.fallbacks = [{"first": "", "last": "", "backend": "rules", "reason": why}]
+        return rules
     if cfg.backend == "rules":
         from .rules import RulesClassifier
 
         return RulesClassifier(category, cues)
     if cfg.backend in ("transformers", "openai"):
         from ..transcribe.models import cache_dir
-        from .llm import LLMClassifier
 
-        chat = _transformers_chat(cfg.transformers) if cfg.backend == "transformers" else _openai_chat(cfg.openai)
-        max_tokens = cfg.transformers.max_new_tokens if cfg.backend == "transformers" else 0
-        return LLMClassifier(chat, category, cues, cfg.llm, cache_dir() / "llm-replies", max_tokens)
+        if cfg.backend == "transformers" and cfg.transformers.mode == "score":
+            from .llm import ReplyCache
+            from .scoring import ScoringClassifier
+
+            llm = ScoringClassifier(_transformers_chat(cfg.transformers), category,
+                                    ReplyCache(cache_dir() / "llm-replies" if cfg.llm.cache else None))
+        else:
+            from .llm import LLMClassifier
+
+            chat = _transformers_chat(cfg.transformers) if cfg.backend == "transformers" else _openai_chat(cfg.openai)
+            max_tokens = cfg.transformers.max_new_tokens if cfg.backend == "transformers" else 0
+            llm = LLMClassifier(chat, category, cues, cfg.llm, cache_dir() / "llm-replies", max_tokens)
+        if cfg.llm.combine:
+            embed, _ = _load_embed(cfg, category, cues)
+            if embed is not None:
+                from .combine import CombinedClassifier
+
+                return CombinedClassifier(llm, embed)
+        return llm
     raise ConfigError(f"unknown segmentation backend '{cfg.backend}'")
 
 
@@ -64,17 +99,21 @@ def classify_items(items: Sequence[Item], cfg: SegmentConfig, category: Category
     cues = cues or load_cues()
     classifier = make_classifier(cfg, category, cues)
     segments = classifier.classify(items)
-    fallbacks = [f.__dict__ for f in getattr(classifier, "fallbacks", [])]
-    return mark_products_and_claims(items, segments, CueMatcher(cues)), fallbacks
+    fallbacks = [f if isinstance(f, dict) else f.__dict__ for f in getattr(classifier, "fallbacks", [])]
+    products = getattr(classifier, "product_numbers", None) or None
+    return mark_products_and_claims(items, segments, CueMatcher(cues), products), fallbacks
 
 
 def mark_products_and_claims(items: Sequence[Item], segments: Sequence[Segment],
-                             matcher: CueMatcher) -> list[Segment]:
-    """Number products (a "next product" phrase starts a new one) and flag time-bound claims."""
+                             matcher: CueMatcher, products: Sequence[int] | None = None) -> list[Segment]:
+    """Number products and flag time-bound claims. A backend that detects product switches
+    itself passes ``products``; otherwise a "next product" phrase starts a new one."""
     out = []
     product = 1
     for i, (item, seg) in enumerate(zip(items, segments)):
-        if i > 0 and matcher.hits("next_product", item.text):
+        if products is not None:
+            product = products[i]
+        elif i > 0 and matcher.hits("next_product", item.text):
             product += 1
         out.append(replace(seg, product=product, time_bound=bool(matcher.hits("time_bound", item.text))))
     return out
@@ -94,6 +133,20 @@ def guess_category(texts: Sequence[str], cues: Cues | None = None) -> str:
     return best
 
 
+def segmenter_version(cfg: SegmentConfig) -> str:
+    """What a cached segmentation depends on beyond the config: the trained weights, when used."""
+    if cfg.backend == "rules" or (cfg.backend != "embed" and not cfg.llm.combine):
+        return ""
+    import hashlib
+
+    from .embed import MODEL_PATH
+
+    try:
+        return hashlib.sha256(MODEL_PATH.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "no-model"
+
+
 def segment_sentences(sentences: SentenceList, cfg: SegmentConfig) -> Segmentation:
     items = [Item(s.id, s.text, str(s.passage)) for s in sentences.sentences]
     name = cfg.category
@@ -101,5 +154,9 @@ def segment_sentences(sentences: SentenceList, cfg: SegmentConfig) -> Segmentati
         name = guess_category([s.text for s in sentences.sentences])
     category = load_category(name)
     segments, fallbacks = classify_items(items, cfg, category)
-    return Segmentation(backend=cfg.backend, category=category.name, segments=tuple(segments),
-                        fallbacks=tuple(fallbacks))
+    backend = cfg.backend
+    if backend == "embed" and any(f.get("backend") == "rules" for f in fallbacks):
+        backend = "rules"
+    detected = Counter(s.category for s in segments if s.category)
+    return Segmentation(backend=backend, category=detected.most_common(1)[0][0] if detected else category.name,
+                        segments=tuple(segments), fallbacks=tuple(fallbacks))

@@ -30,11 +30,11 @@ import numpy as np
 
 from ..config import Category, Cues, available_categories, load_category
 from ..types import Label, Segment
-from .base import Item
+from .item import Item
 from .cues import CueMatcher
 from .embedder import Embedder, EmbeddingUnavailable
-from .features import (RULE_LABELS, boundary_features, context_vectors, passage_ranges, rule_features,
-                       sigmoid, softmax, viterbi)
+from .features import (RULE_LABELS, boundary_features, context_vectors, link_number, passage_ranges,
+                       rule_features, sigmoid, softmax, viterbi)
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class TrainedModel:
     label_w: np.ndarray          # (3, F) in RULE_LABELS order
     label_b: np.ndarray
     log_trans: np.ndarray        # (3, 3) log P(next label | label)
-    log_prior: np.ndarray        # (3,)
+    log_prior: np.ndarray        # (3,) what emissions are divided by (zeros: the head is class-balanced)
     smooth: float                # Viterbi transition weight; 0 = per-sentence argmax
     tag_names: tuple[str, ...]
     tag_w: np.ndarray            # (T, 1152) on the context vectors
@@ -63,7 +63,7 @@ class TrainedModel:
     category_names: tuple[str, ...]
     category_w: np.ndarray       # (C, 384) on a product's mean embedding
     category_b: np.ndarray
-    switch_w: np.ndarray         # (4,) on boundary_features
+    switch_w: np.ndarray         # (7,) on boundary_features
     switch_b: float
     switch_threshold: float
     meta: dict
@@ -145,6 +145,8 @@ class EmbedClassifier:
         self.matcher = CueMatcher(cues, category)
         self.product_numbers: list[int] = []
         self.categories: list[str] = []
+        self.probs = np.zeros((0, 3))
+        self.tags_if_selling: list[tuple[str, ...]] = []
         self.fallbacks: list = []
 
     def classify(self, items: Sequence[Item]) -> list[Segment]:
@@ -160,17 +162,22 @@ class EmbedClassifier:
         probs = m.label_probs(x)
         labels = m.labels(probs, passages)
         next_phrase = [bool(self.matcher.hits("next_product", t)) for t in texts]
-        self.product_numbers = products_from_switches(m.switches(boundary_features(emb, passages, next_phrase)),
-                                                      passages)
+        # One recording: a product may change across a pause, so boundaries are compared across
+        # passages too (training data marks each transcript as its own recording instead).
+        stream = ["stream"] * len(items)
+        bound = boundary_features(emb, texts, stream, next_phrase, [link_number(t) for t in texts])
+        self.product_numbers = products_from_switches(m.switches(bound), stream)
         self.categories = self._categories(emb, self.product_numbers)
         tag_probs = m.tag_probs(ctx)
+        self.probs = probs
+        # Tags for every sentence as if it were a selling point: a combining backend may overrule the label.
+        self.tags_if_selling = [choose_tags(tag_probs[i], m.tag_names,
+                                           set(category_tags(self.categories[i])) | {"other"}, m.tag_threshold)
+                                for i in range(len(items))]
         out = []
         for i, item in enumerate(items):
             label = RULE_LABELS[labels[i]]
-            tags: tuple[str, ...] = ()
-            if label is Label.SELLING_POINT:
-                allowed = set(_category_tags(self.categories[i])) | {"other"}
-                tags = choose_tags(tag_probs[i], m.tag_names, allowed, m.tag_threshold)
+            tags = self.tags_if_selling[i] if label is Label.SELLING_POINT else ()
             out.append(Segment(item.id, label, tags, score=round(float(probs[i, labels[i]]), 3),
                                backend=self.name, cues=rules[i].cues, category=self.categories[i]))
         return out
@@ -189,5 +196,5 @@ class EmbedClassifier:
 
 
 @lru_cache(maxsize=16)
-def _category_tags(name: str) -> tuple[str, ...]:
+def category_tags(name: str) -> tuple[str, ...]:
     return tuple(load_category(name).tags)

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError
 from ..types import Label, Segment
-from .base import Item
+from .item import Item
 
 LABELS = [label.value for label in Label]
 

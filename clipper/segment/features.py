@@ -10,6 +10,9 @@ sentences before a point with those after it.
 
 from __future__ import annotations
 
+import math
+import re
+from collections import Counter
 from typing import Sequence
 
 import numpy as np
@@ -61,21 +64,71 @@ def rule_features(texts: Sequence[str], rules: Sequence[Segment], matcher: CueMa
     return out
 
 
-def boundary_features(emb: np.ndarray, passages: Sequence[str], next_phrase: Sequence[bool],
-                      span: int = BOUNDARY_SPAN) -> np.ndarray:
+N_BOUNDARY_FEATURES = 7
+_LINK = re.compile(r"([0-9]{1,3}|[一二两三四五六七八九十]{1,3})\s*号(?:链接|链|宝贝)|(?:link|item)\s*(?:number\s*|#\s*)?([0-9]{1,3})",
+                   re.IGNORECASE)
+_NOT_WORD = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
+_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def link_number(text: str) -> int | None:
+    """The shop link a sentence points at ("三号链接", "link 3"): hosts sell product N from link N."""
+    m = _LINK.search(text)
+    if not m:
+        return None
+    token = m.group(1) or m.group(2)
+    if token.isdigit():
+        return int(token)
+    if token == "十":
+        return 10
+    if "十" in token:
+        tens, _, ones = token.partition("十")
+        return _DIGITS.get(tens, 1) * 10 + _DIGITS.get(ones, 0)
+    return _DIGITS.get(token[0])
+
+
+def boundary_features(emb: np.ndarray, texts: Sequence[str], passages: Sequence[str], next_phrase: Sequence[bool],
+                      links: Sequence[int | None] | None = None, span: int = BOUNDARY_SPAN) -> np.ndarray:
     """Per sentence i: does a new product start at i? [1 - cos(before, after), 1 - cos(i-1, i),
-    1 - cos(before, i), the rules' "next product" phrase]. Zeros for a passage's first sentence."""
+    1 - cos(before, i), the rules' "next product" phrase, names a shop link other than the last
+    one named, names a link at all, lexical cohesion gap]. The last is TextTiling's signal:
+    character bigrams (weighted by rarity in this stream) shared by the sentences before and
+    after i; a new product brings new nouns. Measured on real speech it separates joined
+    passages of two products better than embedding distance, which stays high between any two
+    stretches of livestream talk. Zeros for a recording's first sentence."""
     n = len(emb)
-    out = np.zeros((n, 4), dtype=np.float32)
+    links = links if links is not None else [None] * n
+    grams = [_bigrams(t) for t in texts]
+    df = Counter(g for b in grams for g in b)
+    idf = {g: math.log((n + 1) / (c + 0.5)) for g, c in df.items()}
+    out = np.zeros((n, N_BOUNDARY_FEATURES), dtype=np.float32)
     for a, b in passage_ranges(passages):
+        last_link = links[a]
         for i in range(a + 1, b):
-            before = _unit(emb[max(a, i - span):i].mean(axis=0))
-            after = _unit(emb[i:min(b, i + span)].mean(axis=0))
+            lo, hi = max(a, i - span), min(b, i + span)
+            before = _unit(emb[lo:i].mean(axis=0))
+            after = _unit(emb[i:hi].mean(axis=0))
             out[i, 0] = 1.0 - float(before @ after)
             out[i, 1] = 1.0 - float(emb[i - 1] @ emb[i])
             out[i, 2] = 1.0 - float(before @ emb[i])
             out[i, 3] = float(next_phrase[i])
+            out[i, 4] = float(links[i] is not None and last_link is not None and links[i] != last_link)
+            out[i, 5] = float(links[i] is not None)
+            out[i, 6] = 1.0 - _weighted_cosine(sum(grams[lo:i], Counter()), sum(grams[i:hi], Counter()), idf)
+            last_link = links[i] if links[i] is not None else last_link
     return out
+
+
+def _bigrams(text: str) -> Counter:
+    t = _NOT_WORD.sub("", text.lower())
+    return Counter(t[k:k + 2] for k in range(len(t) - 1))
+
+
+def _weighted_cosine(a: Counter, b: Counter, idf: dict[str, float]) -> float:
+    dot = sum(v * b[g] * idf[g] ** 2 for g, v in a.items() if g in b)
+    na = math.sqrt(sum((v * idf[g]) ** 2 for g, v in a.items()))
+    nb = math.sqrt(sum((v * idf[g]) ** 2 for g, v in b.items()))
+    return dot / (na * nb) if na and nb else 0.0
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import jsonschema
 
 from ..config import Category, Cues, LLMConfig
 from ..types import Label, Segment
-from .base import Item
+from .item import Item
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,9 @@ class ChatModel(Protocol):
 
     name: str
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str: ...
+    def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> str:
+        """The reply text; ``schema`` (JSON Schema) constrains it where the model can be constrained."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,19 @@ def reply_schema(n_tags: Sequence[str]) -> dict[str, Any]:
             "properties": {"id": {"type": "integer"},
                            "label": {"enum": [label.value for label in Label]},
                            "tags": {"type": "array", "items": {"enum": list(n_tags)}, "maxItems": 3}}}}}}
+
+
+def constrained_schema(ids: Sequence[int], tags: Sequence[str]) -> dict[str, Any]:
+    """The schema a server constrains its decoding to: exactly these ids, known labels and tags,
+    nothing else (strict structured-output rules: every property required, no extras)."""
+    return {
+        "type": "object", "additionalProperties": False, "required": ["items"],
+        "properties": {"items": {"type": "array", "minItems": len(ids), "maxItems": len(ids), "items": {
+            "type": "object", "additionalProperties": False, "required": ["id", "label", "tags"],
+            "properties": {"id": {"type": "integer", "enum": list(ids)},
+                           "label": {"type": "string", "enum": [label.value for label in Label]},
+                           "tags": {"type": "array", "items": {"type": "string", "enum": list(tags)},
+                                    "maxItems": 3}}}}}}
 
 
 def build_messages(items: Sequence[Item], category: Category, first_number: int) -> list[dict[str, str]]:
@@ -166,7 +181,8 @@ class LLMClassifier:
                                  .encode()).hexdigest()
             reply = self.cache.get(key)
             if reply is None:
-                reply = self.chat.complete(messages, self.max_tokens)
+                reply = self.chat.complete(messages, self.max_tokens,
+                                           schema=constrained_schema(ids, list(self.category.tags) + ["other"]))
                 self.cache.put(key, reply)
             try:
                 return parse_reply(reply, ids, list(self.category.tags))

@@ -83,9 +83,37 @@ class TransformersChat:
         text = "\n\n".join(m["content"] for m in messages) + "\n\nAnswer:\n"
         return self.tokenizer(text, return_tensors="pt")
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+    def complete(self, messages: list[dict[str, str]], max_tokens: int, schema: dict | None = None) -> str:
+        """Free generation (``mode = "generate"``); ``schema`` is for servers that constrain decoding."""
         enc = {k: v.to(self.device) for k, v in dict(self._encode(messages)).items()}
         with self.torch.no_grad():
             out = self.model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
                                       pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id)
         return self.tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
+
+    def score(self, prompt: str, continuations: list[str]):
+        """Mean log-probability per token of each continuation after ``prompt`` (one batch)."""
+        import numpy as np
+
+        torch = self.torch
+        if getattr(self.tokenizer, "chat_template", None):
+            prompt = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                        add_generation_prompt=True, tokenize=False)
+        head = self.tokenizer(prompt, return_tensors="pt").input_ids[0]
+        tails = [self.tokenizer(c, add_special_tokens=False, return_tensors="pt").input_ids[0] for c in continuations]
+        width = len(head) + max(len(t) for t in tails)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.tokenizer.eos_token_id or 0)
+        ids = torch.full((len(tails), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(tails), width), dtype=torch.long)
+        for i, tail in enumerate(tails):
+            ids[i, :len(head)] = head
+            ids[i, len(head):len(head) + len(tail)] = tail
+            mask[i, :len(head) + len(tail)] = 1
+        with torch.no_grad():
+            logp = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+            logp = logp.float().log_softmax(-1).cpu()
+        out = []
+        for i, tail in enumerate(tails):
+            positions = torch.arange(len(head) - 1, len(head) - 1 + len(tail))
+            out.append(float(logp[i, positions, tail].mean()))
+        return np.array(out)

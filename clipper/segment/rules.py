@@ -13,7 +13,7 @@ from typing import Sequence
 
 from ..config import Category, Cues
 from ..types import Label, Segment
-from .base import Item
+from .item import Item
 from .cues import CueMatcher
 
 PATTERN_WEIGHT = 2.0   # a price or "link is up" pattern is stronger evidence than a single word
