@@ -214,16 +214,26 @@ def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_pa
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     alone = load_config(overrides={"segment": {"backend": "transformers", "llm": {"combine": False},
                                                "transformers": {"model": "smollm2", "mode": "score"}}}).segment
-    segments, fallbacks = classify_items(ITEMS, alone, APPAREL)
+    items = ITEMS[2:5]
+    segments, fallbacks = classify_items(items, alone, APPAREL)
     assert fallbacks == [] and all(s.backend == "transformers:smollm2" for s in segments)
     for s in segments:
         assert isinstance(s.label, Label) and set(s.tags) <= set(TAGS) | {"other"}
         assert bool(s.tags) == (s.label is Label.SELLING_POINT) and 0.33 <= s.score <= 1
     assert list((tmp_path / "cache" / "llm-replies").rglob("*.json"))   # scores are cached
     both = alone.model_copy(update={"llm": alone.llm.model_copy(update={"combine": True})})
-    combined, _ = classify_items(ITEMS, both, APPAREL)
-    assert {s.backend for s in combined} <= {"embed", "transformers:smollm2", "embed+transformers:smollm2"}
-    assert combined[1].label is Label.SELLING_POINT and combined[3].label is Label.PROMO
+    combined, _ = classify_items(items, both, APPAREL)
+    embed_only, _ = classify_items(items, alone.model_copy(update={"backend": "embed"}), APPAREL)
+    for c, m, e in zip(combined, segments, embed_only):
+        # Who decided is recorded, and it is the one whose label was kept.
+        assert c.backend in ("embed", "transformers:smollm2", "embed+transformers:smollm2")
+        if c.backend == "embed+transformers:smollm2":
+            assert c.label is m.label is e.label
+        elif c.backend == "embed":
+            assert c.label is e.label and c.label is not m.label
+        else:
+            assert c.label is m.label and c.label is not e.label
+        assert c.product == e.product
 
 
 def test_transformers_unknown_model_fails_in_one_line(monkeypatch):

@@ -26,8 +26,13 @@ class Classifier(Protocol):
         ...
 
 
-@lru_cache(maxsize=2)
 def _transformers_chat(cfg: TransformersConfig):
+    # Only where the model comes from decides what is loaded: one load serves both modes.
+    return _load_chat(cfg.model_copy(update={"mode": "score", "max_new_tokens": 0}))
+
+
+@lru_cache(maxsize=2)
+def _load_chat(cfg: TransformersConfig):
     from .local_model import TransformersChat
 
     return TransformersChat(cfg)  # loading takes seconds: keep it for the next stream

@@ -20,7 +20,7 @@ from ..types import Label, Segment
 from ..workspace import write_bytes_atomic
 from .embed import FORMAT, TrainedModel, category_tags, choose_tags, products_from_switches
 from .evaluate import Scores, score
-from .features import N_BOUNDARY_FEATURES, RULE_LABELS, passage_ranges
+from .features import N_BOUNDARY_FEATURES, RULE_LABELS, category_shift, passage_ranges
 from .labelset import CATEGORIES, TAGS, grouped_folds, prf
 from .train import (Dataset, Recipe, fit_category_head, fit_label_head, fit_switch_head, fit_tag_head,
                     switch_junctions, transitions)
@@ -66,12 +66,13 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
     tag_b = np.full(len(TAG_NAMES), -6.0, np.float32)
     cat_w = np.zeros((len(CATEGORIES), both.emb.shape[1]), np.float32)
     cat_b = np.zeros(len(CATEGORIES), np.float32)
-    sw_w, sw_b, sw_t = np.zeros(N_BOUNDARY_FEATURES, np.float32), -10.0, 0.5
+    sw_w, sw_b, sw_t = np.zeros(N_BOUNDARY_FEATURES + 1, np.float32), -10.0, 0.5
     if heads:
         tag_w, tag_b = fit_tag_head(both, TAG_NAMES)
         cat_w, cat_b = fit_category_head(both, list(CATEGORIES))
-        joined = switch_junctions(train, 200)
-        sw_w, sw_b, sw_t = fit_switch_head(_concat(train, joined))
+        switch_data = _concat(train, switch_junctions(train, 200))
+        shift = category_shift(switch_data.emb, switch_data.groups, cat_w, cat_b)
+        sw_w, sw_b, sw_t = fit_switch_head(switch_data, np.hstack([switch_data.bound, shift]))
     model = TrainedModel(mean, scale, w, b, log_trans, log_prior, recipe.smooth, TAG_NAMES, tag_w, tag_b,
                          0.5, CATEGORIES, cat_w, cat_b, sw_w, sw_b, sw_t,
                          {"format": FORMAT, "recipe": recipe.__dict__})
@@ -123,22 +124,22 @@ def cross_validate(real: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | 
             continue
         m = fitted.model
         tag_probs = m.tag_probs(held.ctx)
-        sw = m.switches(held.bound)
+        sw = m.switch_probs(m.switch_inputs(held.bound, held.emb, held.groups))
         for j, i in enumerate(test):
             cat = real.rows[i].get("category", "apparel")
             tags[i] = choose_tags(tag_probs[j], m.tag_names, set(category_tags(cat)) | {"other"},
                                   m.tag_threshold)
         for a, b in passage_ranges(held.groups):
-            numbers = products_from_switches(sw[a:b], held.groups[a:b])
+            numbers = products_from_switches(sw[a:b], m.switch_threshold, held.bound[a:b, 3] > 0)
             for k in range(a + 1, b):
                 switch[test[k]] = numbers[k - a] != numbers[k - a - 1]
             probs = m.category_probs(held.emb[a:b].mean(axis=0, keepdims=True))[0]
             cat_hits += CATEGORIES[int(probs.argmax())] == held.rows[a].get("category")
             cat_n += 1
         joined = switch_junctions(held, 60, seed=7)
-        jsw = m.switches(joined.bound)
+        jsw = m.switch_probs(m.switch_inputs(joined.bound, joined.emb, joined.groups))
         for a, b in passage_ranges(joined.groups):
-            numbers = products_from_switches(jsw[a:b], joined.groups[a:b])
+            numbers = products_from_switches(jsw[a:b], m.switch_threshold, joined.bound[a:b, 3] > 0)
             joined_pred += [numbers[k] != numbers[k - 1] for k in range(1, b - a)]
             joined_gold += [bool(joined.rows[a + k].get("new_product")) for k in range(1, b - a)]
     firsts = _firsts(real)
@@ -179,3 +180,20 @@ def save(model: TrainedModel, path: Path, meta: dict) -> Path:
         switch_threshold=np.float32(model.switch_threshold),
         meta=np.array(json.dumps({**model.meta, **meta, "format": FORMAT}, ensure_ascii=False)))
     return write_bytes_atomic(path, buf.getvalue())
+
+
+def cross_validate_dev(real: Dataset, dev: Dataset, recipe: Recipe, prefix: str, folds: int = 5,
+                       seed: int = 0) -> Scores:
+    """Labels of one written dev set (e.g. ``dev_en.jsonl``) by grouped cross-validation over its
+    passages, trained on all the real speech and the other dev rows: how the trained backend
+    does on a language it has little real speech for."""
+    inside = np.array([i for i, r in enumerate(dev.rows) if r["passage"].startswith(prefix)])
+    outside = np.setdiff1d(np.arange(len(dev.rows)), inside)
+    target = dev.subset(inside)
+    labels = np.zeros(len(inside), dtype=np.int64)
+    for test in grouped_folds(target.groups, folds, seed):
+        train_idx = np.setdiff1d(np.arange(len(inside)), test)
+        others = _concat(dev.subset(outside), target.subset(train_idx))
+        fitted = fit(real, others, recipe)
+        labels[test], _ = fitted.predict(target.subset(test))
+    return score(target.rows, segments_of(target, labels))

@@ -33,8 +33,8 @@ from ..types import Label, Segment
 from .item import Item
 from .cues import CueMatcher
 from .embedder import Embedder, EmbeddingUnavailable
-from .features import (RULE_LABELS, boundary_features, context_vectors, link_number, passage_ranges,
-                       rule_features, sigmoid, softmax, viterbi)
+from .features import (RULE_LABELS, boundary_features, category_shift, context_vectors, link_number,
+                       passage_ranges, rule_features, sigmoid, softmax, viterbi)
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class TrainedModel:
     category_names: tuple[str, ...]
     category_w: np.ndarray       # (C, 384) on a product's mean embedding
     category_b: np.ndarray
-    switch_w: np.ndarray         # (7,) on boundary_features
+    switch_w: np.ndarray         # (8,) on boundary_features + category_shift
     switch_b: float
     switch_threshold: float
     meta: dict
@@ -99,8 +99,14 @@ class TrainedModel:
     def tag_probs(self, ctx: np.ndarray) -> np.ndarray:
         return sigmoid(ctx @ self.tag_w.T + self.tag_b)
 
-    def switches(self, bf: np.ndarray) -> np.ndarray:
-        return sigmoid(bf @ self.switch_w + self.switch_b) >= self.switch_threshold
+    def switch_inputs(self, bound: np.ndarray, emb: np.ndarray, passages: Sequence[str]) -> np.ndarray:
+        return np.hstack([bound, category_shift(emb, passages, self.category_w, self.category_b)])
+
+    def switch_probs(self, inputs: np.ndarray) -> np.ndarray:
+        return sigmoid(inputs @ self.switch_w + self.switch_b)
+
+    def products(self, inputs: np.ndarray, forced: Sequence[bool] | None = None) -> list[int]:
+        return products_from_switches(self.switch_probs(inputs), self.switch_threshold, forced)
 
     def category_probs(self, mean_emb: np.ndarray) -> np.ndarray:
         return softmax(mean_emb @ self.category_w.T + self.category_b)
@@ -120,13 +126,34 @@ def choose_tags(probs: np.ndarray, names: Sequence[str], allowed: set[str], thre
     return tuple(picked) or (names[order[0]],)
 
 
-def products_from_switches(switch: np.ndarray, passages: Sequence[str]) -> list[int]:
-    """Product numbers (1-based) from per-sentence switch flags; close switches merge."""
-    products, product, last = [], 1, 0
-    for i, flag in enumerate(switch):
-        if flag and i > 0 and i - last >= MIN_PRODUCT_SENTENCES:
-            product += 1
-            last = i
+def products_from_switches(probs: np.ndarray, threshold: float, forced: Sequence[bool] | None = None) -> list[int]:
+    """Product numbers (1-based) from per-sentence switch probabilities: in each run of
+    sentences above ``threshold`` the most likely one starts the new product (peak picking, as
+    in TextTiling), and of two peaks closer than MIN_PRODUCT_SENTENCES the stronger wins.
+    ``forced`` marks sentences that start a product whatever the model says (the host said
+    "next up": the configured next-product phrases)."""
+    probs = np.asarray(probs, dtype=float).copy()
+    if forced is not None:
+        probs[1:] = np.where(np.asarray(forced, dtype=bool)[1:], 2.0, probs[1:])
+    peaks: list[int] = []
+    i = 1
+    while i < len(probs):
+        if probs[i] >= threshold:
+            j = i
+            while j + 1 < len(probs) and probs[j + 1] >= threshold:
+                j += 1
+            peaks.append(max(range(i, j + 1), key=lambda k: probs[k]))
+            i = j + 1
+        else:
+            i += 1
+    kept: list[int] = []
+    for k in sorted(peaks, key=lambda k: -probs[k]):
+        if all(abs(k - other) >= MIN_PRODUCT_SENTENCES for other in kept):
+            kept.append(k)
+    starts = set(kept)
+    products, product = [], 1
+    for i in range(len(probs)):
+        product += i in starts
         products.append(product)
     return products
 
@@ -166,7 +193,7 @@ class EmbedClassifier:
         # passages too (training data marks each transcript as its own recording instead).
         stream = ["stream"] * len(items)
         bound = boundary_features(emb, texts, stream, next_phrase, [link_number(t) for t in texts])
-        self.product_numbers = products_from_switches(m.switches(bound), stream)
+        self.product_numbers = m.products(m.switch_inputs(bound, emb, stream), forced=next_phrase)
         self.categories = self._categories(emb, self.product_numbers)
         tag_probs = m.tag_probs(ctx)
         self.probs = probs

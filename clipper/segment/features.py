@@ -119,6 +119,20 @@ def boundary_features(emb: np.ndarray, texts: Sequence[str], passages: Sequence[
     return out
 
 
+def category_shift(emb: np.ndarray, passages: Sequence[str], cat_w: np.ndarray, cat_b: np.ndarray,
+                   span: int = BOUNDARY_SPAN) -> np.ndarray:
+    """Per sentence i: how far the category read from the sentences before i is from the one
+    read from i onwards (L1 distance of the category head's distributions, 0..2). A dress
+    followed by a serum is a new product whatever words the host uses."""
+    out = np.zeros((len(emb), 1), dtype=np.float32)
+    for a, b in passage_ranges(passages):
+        for i in range(a + 1, b):
+            before = softmax(emb[max(a, i - span):i].mean(axis=0, keepdims=True) @ cat_w.T + cat_b)[0]
+            after = softmax(emb[i:min(b, i + span)].mean(axis=0, keepdims=True) @ cat_w.T + cat_b)[0]
+            out[i, 0] = float(np.abs(before - after).sum())
+    return out
+
+
 def _bigrams(text: str) -> Counter:
     t = _NOT_WORD.sub("", text.lower())
     return Counter(t[k:k + 2] for k in range(len(t) - 1))

@@ -206,26 +206,34 @@ def fit_tag_head(d: Dataset, names: Sequence[str]):
 
 
 def fit_category_head(d: Dataset, names: Sequence[str]):
+    """Category from a stretch's mean embedding. Mean embeddings all sit close together (E5's
+    space is anisotropic), so the head is fitted on standardised means and the standardisation
+    is folded back into the weights: the shipped head still reads raw means."""
     from sklearn.linear_model import LogisticRegression
 
     means, ys = [], []
     for group in _index_groups(d.groups):
         cat = d.rows[group[0]].get("category")
         if cat in names:
-            means.append(d.emb[group].mean(axis=0))
-            ys.append(names.index(cat))
-    clf = LogisticRegression(C=2.0, max_iter=3000, class_weight="balanced")
-    clf.fit(np.array(means), np.array(ys))
+            # Every stretch of 3 to 6 sentences, as the run-time head sees a product's sentences.
+            for a in range(0, len(group), 3):
+                means.append(d.emb[group[a:a + 6]].mean(axis=0))
+                ys.append(names.index(cat))
+    x = np.array(means)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=0.05, max_iter=3000, class_weight="balanced")
+    clf.fit((x - mu) / sd, np.array(ys))
     if len(clf.classes_) < 3:
         raise ValueError("the category head needs passages of at least three categories")
     w = np.zeros((len(names), d.emb.shape[1]), dtype=np.float32)
     b = np.full(len(names), -30.0, dtype=np.float32)   # a category never seen is never predicted
     for j, k in enumerate(clf.classes_):
-        w[k], b[k] = clf.coef_[j], clf.intercept_[j]
+        w[k] = clf.coef_[j] / sd
+        b[k] = clf.intercept_[j] - float((clf.coef_[j] / sd) @ mu)
     return w, b
 
 
-def fit_switch_head(d: Dataset) -> tuple[np.ndarray, float, float]:
+def fit_switch_head(d: Dataset, inputs: np.ndarray) -> tuple[np.ndarray, float, float]:
     """(weights, bias, threshold): the threshold maximises switch F1 in an inner cross-validation
     (switches are rare, about one sentence in fifty, so 0.5 on a balanced model over-fires)."""
     from sklearn.linear_model import LogisticRegression
@@ -242,9 +250,9 @@ def fit_switch_head(d: Dataset) -> tuple[np.ndarray, float, float]:
     for test in grouped_folds(groups, 4, seed=11):
         train = np.setdiff1d(np.arange(len(idx)), test)
         if y[train].any():
-            inner[test] = model().fit(d.bound[idx[train]], y[train]).predict_proba(d.bound[idx[test]])[:, 1]
+            inner[test] = model().fit(inputs[idx[train]], y[train]).predict_proba(inputs[idx[test]])[:, 1]
     threshold = max(np.linspace(0.3, 0.98, 35), key=lambda t: prf(list(y), list(inner >= t))["f1"])
-    clf = model().fit(d.bound[idx], y)
+    clf = model().fit(inputs[idx], y)
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), float(threshold)
 
 
