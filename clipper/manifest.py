@@ -50,6 +50,7 @@ def _clip_entry(clip: ClipSpec, r: RenderedClip) -> dict[str, Any]:
         "sentence_ids": list(clip.sentence_ids), "width": r.width, "height": r.height,
         "edges": {"start": clip.start_reason, "end": clip.end_reason},
         "take": clip.take, "best_take": clip.best_take, "cover": r.cover or None, "title": r.title,
+        "category": clip.category or None,
     }
 
 

@@ -163,8 +163,13 @@ def build_plan(sentences: SentenceList, segmentation: Segmentation, shots: Shots
             start=round(max(0.0, clip_start), 3), end=round(min(duration, clip_end), 3),
             sentence_ids=tuple(s.id for s in members), text=_join([s.text for s in members]),
             score=_score(member_segs, clip_end - clip_start, cfg),
-            start_reason=start_reason, end_reason=end_reason))
+            start_reason=start_reason, end_reason=end_reason,
+            category=_most_common([s.category for s in member_segs if s.category]) or segmentation.category))
     return CutPlan(clips=tuple(rank_takes(clips)), dropped=tuple(dropped))
+
+
+def _most_common(values: Sequence[str]) -> str:
+    return max(values, key=values.count) if values else ""
 
 
 def _score(segs: Sequence[Segment], duration: float, cfg: PlanConfig) -> float:

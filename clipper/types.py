@@ -203,6 +203,7 @@ class ClipSpec(JsonValue):
     end_reason: str = "pause"
     take: int = 1             # rank among clips of the same product and subject (1 = best)
     best_take: bool = True
+    category: str = ""        # the product's category (detected per product by the embed backend)
 
     @property
     def duration(self) -> float:

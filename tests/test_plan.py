@@ -112,3 +112,16 @@ def test_repeated_pitches_are_ranked_and_the_best_marked():
     assert (by_id["s002"].take, by_id["s002"].best_take) == (1, True)
     assert (by_id["s000"].take, by_id["s000"].best_take) == (2, False)
     assert by_id["s003"].best_take  # the only "fit" take
+
+
+def test_each_clip_carries_its_products_category():
+    sl, seg, duration = make([(0, 5, SP, ["fabric"], 1), (5.5, 10, SP, ["fabric"], 1),
+                              (12, 17, SP, ["ingredient"], 2), (17.5, 22, SP, ["ingredient"], 2)])
+    cats = ("apparel", "apparel", "beauty", "beauty")
+    seg = Segmentation("embed", "apparel", tuple(s.__class__(**{**s.__dict__, "category": c})
+                                                 for s, c in zip(seg.segments, cats)))
+    p = build_plan(sl, seg, None, ("selling_point",), CFG, duration)
+    assert [(c.product, c.category) for c in p.clips] == [(1, "apparel"), (2, "beauty")]
+    # Without per-product categories the stream's category is used.
+    p, _ = plan([(0, 5, SP, ["fabric"], 1), (5.5, 10, SP, ["fabric"], 1)])
+    assert p.clips[0].category == "apparel"
