@@ -48,7 +48,8 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
         heads: bool = False) -> Fitted:
     """Fit the label head (and, with ``heads``, the tag, category and switch heads too)."""
     both = _concat(train, dev)
-    weights = np.concatenate([np.full(len(train.rows), recipe.real_weight), np.ones(len(dev.rows))])
+    weights = np.concatenate([np.full(len(train.rows), recipe.real_weight),
+                              [recipe.english_weight if r["passage"].startswith("dev_en") else 1.0 for r in dev.rows]])
     mean, scale, w, b = fit_label_head(both, recipe, weights)
     extra, extra_y = None, None
     if recipe.self_train and pool is not None and len(pool.rows):

@@ -146,7 +146,8 @@ class Recipe:
     smooth: float = 0.0
     self_train: bool = False
     c: float = 0.5
-    real_weight: float = 2.0        # real sentences count more than the written dev sets
+    real_weight: float = 2.0        # real sentences count more than the written dev sets,
+    english_weight: float = 8.0     # except English ones: there is no real English speech to learn from
 
 
 def _columns(recipe: Recipe, n_features: int) -> np.ndarray:
