@@ -214,6 +214,25 @@ def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_pa
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     alone = load_config(overrides={"segment": {"backend": "transformers", "llm": {"combine": False},
                                                "transformers": {"model": "smollm2", "mode": "score"}}}).segment
+    # The prompt's key/value cache is reused for the candidates: the same numbers as scoring
+    # each full sequence from scratch.
+    import torch
+
+    from clipper.segment.base import _transformers_chat
+
+    chat = _transformers_chat(alone.transformers)
+    prompt, options = "The fabric is pure linen. This sentence is a", [" selling point", " promotion", " chat"]
+    head = chat.tokenizer(chat.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
+                                                             add_generation_prompt=True, tokenize=False),
+                          return_tensors="pt").input_ids[0]
+    naive = []
+    for option in options:
+        tail = chat.tokenizer(option, add_special_tokens=False, return_tensors="pt").input_ids[0]
+        with torch.no_grad():
+            logp = chat.model(input_ids=torch.cat([head, tail])[None]).logits[0].float().log_softmax(-1)
+        naive.append(float(sum(logp[len(head) - 1 + j, t] for j, t in enumerate(tail)) / len(tail)))
+    assert chat.score(prompt, options) == pytest.approx(naive, abs=1e-3)
+
     items = ITEMS[2:5]
     segments, fallbacks = classify_items(items, alone, APPAREL)
     assert fallbacks == [] and all(s.backend == "transformers:smollm2" for s in segments)

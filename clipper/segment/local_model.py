@@ -92,28 +92,36 @@ class TransformersChat:
         return self.tokenizer.decode(out[0][enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
     def score(self, prompt: str, continuations: list[str]):
-        """Mean log-probability per token of each continuation after ``prompt`` (one batch)."""
+        """Mean log-probability per token of each continuation after ``prompt``.
+
+        The prompt is encoded once; its key/value cache is repeated for the continuations,
+        which are scored together in one batch (the prompt is most of the tokens)."""
         import numpy as np
 
         torch = self.torch
         if getattr(self.tokenizer, "chat_template", None):
             prompt = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                         add_generation_prompt=True, tokenize=False)
-        head = self.tokenizer(prompt, return_tensors="pt").input_ids[0]
+        head = self.tokenizer(prompt, return_tensors="pt").input_ids.to(self.device)
         tails = [self.tokenizer(c, add_special_tokens=False, return_tensors="pt").input_ids[0] for c in continuations]
-        width = len(head) + max(len(t) for t in tails)
+        width = max(len(t) for t in tails)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (self.tokenizer.eos_token_id or 0)
         ids = torch.full((len(tails), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(tails), width), dtype=torch.long)
+        mask = torch.zeros((len(tails), head.shape[1] + width), dtype=torch.long)
+        mask[:, :head.shape[1]] = 1
         for i, tail in enumerate(tails):
-            ids[i, :len(head)] = head
-            ids[i, len(head):len(head) + len(tail)] = tail
-            mask[i, :len(head) + len(tail)] = 1
+            ids[i, :len(tail)] = tail
+            mask[i, head.shape[1]:head.shape[1] + len(tail)] = 1
         with torch.no_grad():
-            logp = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-            logp = logp.float().log_softmax(-1).cpu()
+            first = self.model(input_ids=head, use_cache=True)
+            next_logp = first.logits[0, -1].float().log_softmax(-1).cpu()
+            cache = first.past_key_values
+            cache.batch_repeat_interleave(len(tails))
+            rest = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                              past_key_values=cache, use_cache=False).logits.float().log_softmax(-1).cpu()
         out = []
         for i, tail in enumerate(tails):
-            positions = torch.arange(len(head) - 1, len(head) - 1 + len(tail))
-            out.append(float(logp[i, positions, tail].mean()))
+            values = [float(next_logp[tail[0]])]
+            values += [float(rest[i, j - 1, tail[j]]) for j in range(1, len(tail))]
+            out.append(sum(values) / len(values))
         return np.array(out)
