@@ -141,7 +141,7 @@ def test_products_start_at_peaks_and_close_peaks_merge():
 def test_viterbi_follows_strong_evidence_and_smooths_weak():
     trans = np.log(np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]))
     probs = np.array([[0.9, 0.05, 0.05], [0.45, 0.1, 0.45], [0.9, 0.05, 0.05], [0.05, 0.9, 0.05]])
-    path = viterbi(probs, trans, np.zeros(3), 1.0)
+    path = viterbi(probs, trans, 1.0)
     assert list(path) == [0, 0, 0, 1]
 
 

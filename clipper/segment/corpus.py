@@ -18,7 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from ..errors import ConfigError
 from ..text import SOFT_END, STRONG_END
@@ -131,13 +131,3 @@ def read_jsonl(path: Path) -> list[dict]:
                 raise ConfigError(f"line {n}: not JSON ({exc})", path=str(path)) from None
     return rows
 
-
-def passages_of(rows: Sequence[dict]) -> list[list[dict]]:
-    """Consecutive rows grouped by passage."""
-    groups: list[list[dict]] = []
-    for row in rows:
-        if groups and groups[-1][0].get("passage", "") == row.get("passage", ""):
-            groups[-1].append(row)
-        else:
-            groups.append([row])
-    return groups

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,7 +19,7 @@ from ..types import Label, Segment
 from ..workspace import write_bytes_atomic
 from .embed import FORMAT, TrainedModel, category_tags, choose_tags, products_from_switches
 from .evaluate import Scores, score
-from .features import N_BOUNDARY_FEATURES, RULE_LABELS, category_shift, passage_ranges
+from .features import N_BOUNDARY_FEATURES, RULE_LABELS, category_shift, linear_softmax, passage_ranges
 from .labelset import CATEGORIES, TAGS, grouped_folds, prf
 from .train import (Dataset, Recipe, fit_category_head, fit_label_head, fit_switch_head, fit_tag_head,
                     switch_junctions, transitions)
@@ -53,16 +52,13 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
     mean, scale, w, b = fit_label_head(both, recipe, weights)
     extra, extra_y = None, None
     if recipe.self_train and pool is not None and len(pool.rows):
-        probs = _softmax_head(pool.x, mean, scale, w, b)
+        probs = linear_softmax(pool.x, mean, scale, w, b)
         guess = probs.argmax(axis=1)
         rules = np.array([RULE_LABELS.index(lab) for lab in pool.rules])
         keep = np.where((probs.max(axis=1) >= CONFIDENT) & (guess == rules))[0]
         extra, extra_y = pool.subset(keep), guess[keep]
         mean, scale, w, b = fit_label_head(both, recipe, weights, extra, extra_y)
-    log_trans, _ = transitions([train])
-    # The label head is class-balanced, so its posteriors already act as scaled likelihoods:
-    # dividing them by the class priors again would push every passage toward the rare classes.
-    log_prior = np.zeros(3, np.float32)
+    log_trans = transitions([train])
     tag_w = np.zeros((len(TAG_NAMES), both.ctx.shape[1]), np.float32)
     tag_b = np.full(len(TAG_NAMES), -6.0, np.float32)
     cat_w = np.zeros((len(CATEGORIES), both.emb.shape[1]), np.float32)
@@ -74,16 +70,10 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
         switch_data = _concat(train, switch_junctions(train, 200))
         shift = category_shift(switch_data.emb, switch_data.groups, cat_w, cat_b)
         sw_w, sw_b, sw_t = fit_switch_head(switch_data, np.hstack([switch_data.bound, shift]))
-    model = TrainedModel(mean, scale, w, b, log_trans, log_prior, recipe.smooth, TAG_NAMES, tag_w, tag_b,
+    model = TrainedModel(mean, scale, w, b, log_trans, recipe.smooth, TAG_NAMES, tag_w, tag_b,
                          0.5, CATEGORIES, cat_w, cat_b, sw_w, sw_b, sw_t,
                          {"format": FORMAT, "recipe": recipe.__dict__})
     return Fitted(model)
-
-
-def _softmax_head(x, mean, scale, w, b):
-    from .features import softmax
-
-    return softmax(((x - mean) / scale) @ w.T + b)
 
 
 def _concat(a: Dataset, b: Dataset) -> Dataset:
@@ -173,7 +163,7 @@ def save(model: TrainedModel, path: Path, meta: dict) -> Path:
     buf = io.BytesIO()
     np.savez_compressed(
         buf, label_mean=model.label_mean, label_scale=model.label_scale, label_w=model.label_w,
-        label_b=model.label_b, log_trans=model.log_trans, log_prior=model.log_prior,
+        label_b=model.label_b, log_trans=model.log_trans,
         smooth=np.float32(model.smooth), tag_names=np.array(model.tag_names), tag_w=model.tag_w.astype(np.float16),
         tag_b=model.tag_b, tag_threshold=np.float32(model.tag_threshold),
         category_names=np.array(model.category_names), category_w=model.category_w.astype(np.float16),

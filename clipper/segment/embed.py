@@ -33,8 +33,8 @@ from ..types import Label, Segment
 from .item import Item
 from .cues import CueMatcher
 from .embedder import Embedder, EmbeddingUnavailable
-from .features import (RULE_LABELS, boundary_features, category_shift, context_vectors, link_number,
-                       passage_ranges, rule_features, sigmoid, softmax, viterbi)
+from .features import (RULE_LABELS, boundary_features, category_shift, context_vectors, linear_softmax,
+                       link_number, passage_ranges, rule_features, sigmoid, softmax, viterbi)
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,6 @@ class TrainedModel:
     label_w: np.ndarray          # (3, F) in RULE_LABELS order
     label_b: np.ndarray
     log_trans: np.ndarray        # (3, 3) log P(next label | label)
-    log_prior: np.ndarray        # (3,) what emissions are divided by (zeros: the head is class-balanced)
     smooth: float                # Viterbi transition weight; 0 = per-sentence argmax
     tag_names: tuple[str, ...]
     tag_w: np.ndarray            # (T, 1152) on the context vectors
@@ -77,7 +76,7 @@ class TrainedModel:
                     raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
                 return cls(
                     z["label_mean"], z["label_scale"], z["label_w"], z["label_b"], z["log_trans"],
-                    z["log_prior"], float(z["smooth"]), tuple(str(t) for t in z["tag_names"]), z["tag_w"],
+                    float(z["smooth"]), tuple(str(t) for t in z["tag_names"]), z["tag_w"],
                     z["tag_b"], float(z["tag_threshold"]), tuple(str(c) for c in z["category_names"]),
                     z["category_w"], z["category_b"], z["switch_w"], float(z["switch_b"]),
                     float(z["switch_threshold"]), meta)
@@ -86,14 +85,14 @@ class TrainedModel:
 
     # Pure predictions from features (training uses the same functions to score itself).
     def label_probs(self, x: np.ndarray) -> np.ndarray:
-        return softmax(((x - self.label_mean) / self.label_scale) @ self.label_w.T + self.label_b)
+        return linear_softmax(x, self.label_mean, self.label_scale, self.label_w, self.label_b)
 
     def labels(self, probs: np.ndarray, passages: Sequence[str]) -> np.ndarray:
         if self.smooth <= 0:
             return probs.argmax(axis=1)
         out = np.zeros(len(probs), dtype=np.int64)
         for a, b in passage_ranges(passages):
-            out[a:b] = viterbi(probs[a:b], self.log_trans, self.log_prior, self.smooth)
+            out[a:b] = viterbi(probs[a:b], self.log_trans, self.smooth)
         return out
 
     def tag_probs(self, ctx: np.ndarray) -> np.ndarray:
@@ -167,7 +166,6 @@ class EmbedClassifier:
         self.embedder = Embedder(cache_path)
         self.category = category
         self.auto_category = auto_category
-        self.cues = cues
         self.rules = RulesClassifier(category, cues)
         self.matcher = CueMatcher(cues, category)
         self.product_numbers: list[int] = []

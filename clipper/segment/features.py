@@ -156,14 +156,20 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def linear_softmax(x: np.ndarray, mean: np.ndarray, scale: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Class probabilities of a multinomial logistic head on standardised features."""
+    return softmax(((x - mean) / scale) @ w.T + b)
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
-def viterbi(probs: np.ndarray, log_trans: np.ndarray, log_prior: np.ndarray, weight: float) -> np.ndarray:
-    """Most likely label sequence of one passage: classifier posteriors divided by the class
-    priors (so they act as likelihoods) times learned label-to-label transitions."""
-    emit = np.log(np.clip(probs, 1e-9, 1.0)) - log_prior
+def viterbi(probs: np.ndarray, log_trans: np.ndarray, weight: float) -> np.ndarray:
+    """Most likely label sequence of one passage: classifier posteriors times learned
+    label-to-label transitions. The label head is class-balanced, so its posteriors already act
+    as scaled likelihoods (dividing by the class priors again would favour the rare classes)."""
+    emit = np.log(np.clip(probs, 1e-9, 1.0))
     n, k = emit.shape
     score = emit[0].copy()
     back = np.zeros((n, k), dtype=np.int64)

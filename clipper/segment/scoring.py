@@ -18,6 +18,7 @@ import numpy as np
 
 from ..config import Category
 from ..types import Label, Segment
+from .features import softmax
 from .item import Item
 from .llm import ReplyCache
 
@@ -47,11 +48,6 @@ class Scorer(Protocol):
     def score(self, prompt: str, continuations: Sequence[str]) -> np.ndarray:
         """Mean log-probability per token of each continuation after ``prompt``."""
         ...
-
-
-def softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 class ScoringClassifier:
@@ -85,13 +81,13 @@ class ScoringClassifier:
             after = [it.text for it in items[i + 1:i + 2] if it.passage == item.passage]
             context = "\n".join(["Speech around it:"] + before + [item.text] + after)
             p = softmax(self._scores(LABEL_PROMPT.format(category=what, context=context, sentence=item.text),
-                                     [LABEL_WORDS[label] for label in labels]))
+                                     [LABEL_WORDS[label] for label in labels])[None])[0]
             probs.append(p)
             label = labels[int(p.argmax())]
             tags: tuple[str, ...] = ()
             if label is Label.SELLING_POINT:
                 t = softmax(self._scores(TAG_PROMPT.format(category=what, tags=tag_lines, sentence=item.text),
-                                         tag_names))
+                                         tag_names)[None])[0]
                 order = np.argsort(-t)
                 tags = tuple(tag_names[j] for k, j in enumerate(order[:3]) if k == 0 or t[j] >= SECOND_TAG)
             out.append(Segment(item.id, label, tags, score=round(float(p.max()), 3), backend=self.name))

@@ -9,7 +9,6 @@ passage (or, stricter, a whole channel) is never in training and test at once.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import dataclass, field
@@ -24,7 +23,8 @@ from .base import guess_category
 from .corpus import Passage, load_salestalk, read_jsonl, resolve
 from .cues import CueMatcher
 from .embedder import Embedder
-from .features import RULE_LABELS, boundary_features, context_vectors, link_number, rule_features
+from .features import (N_RULE_FEATURES, RULE_LABELS, boundary_features, context_vectors, link_number,
+                       passage_ranges, rule_features)
 from .item import Item
 from .labelset import grouped_folds, prf
 from .rules import RulesClassifier
@@ -52,10 +52,11 @@ class Dataset:
         passages = [r["passage"] for r in self.rows]
         self.ctx = context_vectors(self.emb, passages)
         cues = load_cues()
-        rule_x = np.zeros((len(self.rows), 7), dtype=np.float32)
+        rule_x = np.zeros((len(self.rows), N_RULE_FEATURES), dtype=np.float32)
         self.rules = []
         next_phrase = []
-        for group in _index_groups(passages):
+        for a, b in passage_ranges(passages):
+            group = list(range(a, b))
             texts = [self.rows[i]["text"] for i in group]
             category = _rules_category(texts)
             matcher = CueMatcher(cues, category)
@@ -84,14 +85,8 @@ class Dataset:
         return out
 
 
-def _index_groups(passages: Sequence[str]) -> list[list[int]]:
-    groups: list[list[int]] = []
-    for i, p in enumerate(passages):
-        if groups and passages[groups[-1][0]] == p:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    return groups
+def _groups(passages: Sequence[str]) -> list[list[int]]:
+    return [list(range(a, b)) for a, b in passage_ranges(passages)]
 
 
 def _rules_category(texts: Sequence[str]):
@@ -178,17 +173,15 @@ def fit_label_head(train: Dataset, recipe: Recipe, weights: np.ndarray, extra: D
     return mean.astype(np.float32), scale.astype(np.float32), full_w, clf.intercept_.astype(np.float32)
 
 
-def transitions(datasets: Sequence[Dataset]) -> tuple[np.ndarray, np.ndarray]:
+def transitions(datasets: Sequence[Dataset]) -> np.ndarray:
+    """log P(next label | label) within passages (add-one smoothed)."""
     counts = np.ones((3, 3))
-    prior = np.ones(3)
     for d in datasets:
         y = d.y
-        for group in _index_groups(d.groups):
+        for group in _groups(d.groups):
             for a, b in zip(group, group[1:]):
                 counts[y[a], y[b]] += 1
-        prior += np.bincount(y, minlength=3)
-    return (np.log(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32),
-            np.log(prior / prior.sum()).astype(np.float32))
+    return np.log(counts / counts.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def fit_tag_head(d: Dataset, names: Sequence[str]):
@@ -213,7 +206,7 @@ def fit_category_head(d: Dataset, names: Sequence[str]):
     from sklearn.linear_model import LogisticRegression
 
     means, ys = [], []
-    for group in _index_groups(d.groups):
+    for group in _groups(d.groups):
         cat = d.rows[group[0]].get("category")
         if cat in names:
             # Every stretch of 3 to 6 sentences, as the run-time head sees a product's sentences.
@@ -239,7 +232,7 @@ def fit_switch_head(d: Dataset, inputs: np.ndarray) -> tuple[np.ndarray, float, 
     (switches are rare, about one sentence in fifty, so 0.5 on a balanced model over-fires)."""
     from sklearn.linear_model import LogisticRegression
 
-    firsts = {g[0] for g in _index_groups(d.groups)}
+    firsts = {g[0] for g in _groups(d.groups)}
     idx = np.array([i for i in range(len(d.rows)) if i not in firsts])
     y = np.array([bool(d.rows[i].get("new_product")) for i in idx])
     groups = [d.rows[i]["passage"] for i in idx]
@@ -261,7 +254,7 @@ def switch_junctions(real: Dataset, n_pairs: int, seed: int = 3) -> Dataset:
     """Product switches without a cue: the ends of two real passages from different channels
     joined (6 sentences of one, then 6 of the other), the junction labelled a new product."""
     rng = random.Random(seed)
-    groups = [g for g in _index_groups(real.groups) if len(g) >= 4]
+    groups = [g for g in _groups(real.groups) if len(g) >= 4]
     idx, rows = [], []
     for k in range(n_pairs):
         a, b = rng.sample(groups, 2)
