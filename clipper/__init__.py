@@ -2,7 +2,10 @@
 
     from clipper import Pipeline, load_config
     result = Pipeline(load_config()).run("stream.mp4", "out/")
-    for clip in result.clips: print(clip.id, clip.kind, clip.tags, clip.start, clip.end)
+    for clip in result.plan.clips: print(clip.id, clip.kind, clip.tags, clip.start, clip.end)
+
+``result.plan.clips`` are the cuts (kind, tags, product, times, text), ``result.clips`` the
+rendered files (same ids), ``result.manifest`` both as JSON. More: docs/api.md.
 """
 
 __version__ = "0.1.0"

@@ -3,8 +3,9 @@
 Built as one FFmpeg filter graph rather than with MoviePy: the clips are already rendered
 (subtitles burned in), so the job is decode, cross-fade, encode — one ffmpeg pass does it at
 encoder speed, where MoviePy would pull every frame through Python. Cross-fades (xfade,
-acrossfade), optional intro/outro cards (text through libass, so CJK works) and a ducked
-music bed. Subtitles stay in sync because they are part of each clip's picture; the remix's
+acrossfade), optional intro/outro cards (text through libass, so CJK works), a ducked
+music bed and the implicit AI label (``render/aigc.py``) with the remix's own ProduceID.
+Subtitles stay in sync because they are part of each clip's picture; the remix's
 own .srt is the clips' .srt files shifted to their place in the timeline.
 """
 
@@ -24,6 +25,7 @@ from .config import Config
 from .errors import ConfigError, RenderError
 from .media.ffmpeg import run_ffmpeg
 from .media.probe import probe
+from .render.aigc import aigc_label, mp4_metadata_argv, produce_id, remix_produce_id
 from .render.fonts import check_coverage
 from .workspace import write_json_atomic
 
@@ -42,6 +44,7 @@ class Pick:
     kind: str
     product: int | None
     text: str
+    produce_id: str = ""      # the clip's ProduceID (its AIGC label), for the remix's own
 
 
 def select(manifests: Sequence[Path], tags: Sequence[str] = (), kinds: Sequence[str] = (),
@@ -70,9 +73,13 @@ def select(manifests: Sequence[Path], tags: Sequence[str] = (), kinds: Sequence[
             if max_seconds and total + added > max_seconds:
                 continue
             srt = root / clip["subtitles"] if clip.get("subtitles") else None
+            # A manifest written before the label (or with it off) has none: name the clip by
+            # its source and stretch instead, so the remix's ProduceID is still stable.
+            pid = (clip.get("aigc") or {}).get("ProduceID") or produce_id(
+                "manifest-clip", data.get("source", {}).get("path", ""), clip["id"], clip["start"], clip["end"])
             picks.append(Pick(Path(path), clip["id"], root / clip["file"], srt if srt and srt.is_file() else None,
                               duration, tuple(clip.get("tags", [])), clip.get("kind", ""), clip.get("product"),
-                              clip.get("text", "")))
+                              clip.get("text", ""), pid))
             total += added
     return picks
 
@@ -89,8 +96,9 @@ def _card(text: str, cfg: Config, path: Path) -> None:
 
 
 def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, output: Path,
-               music: str = "") -> list[str]:
-    """(input spec, duration) per segment -> argv. A spec is a file path or "card:<ass file>"."""
+               music: str = "", content_id: str = "") -> list[str]:
+    """(input spec, duration) per segment -> argv. A spec is a file path or "card:<ass file>".
+    ``content_id``: the remix's ProduceID in its AIGC label (``remix_produce_id``)."""
     r = cfg.render
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y"]
     for spec, duration in inputs:
@@ -134,7 +142,9 @@ def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, 
         a = "aout"
     argv += ["-filter_complex", ";".join(parts), "-map", f"[{v}]", "-map", f"[{a}]",
              "-c:v", "libx264", "-preset", r.preset, "-crf", str(r.crf), "-pix_fmt", "yuv420p",
-             "-c:a", "aac", "-b:a", r.audio_bitrate, "-movflags", "+faststart", "-f", "mp4", str(output)]
+             "-c:a", "aac", "-b:a", r.audio_bitrate]
+    argv += mp4_metadata_argv(r, content_id or produce_id("remix-argv", [spec for spec, _ in inputs], transition))
+    argv += ["-f", "mp4", str(output)]
     return argv
 
 
@@ -174,7 +184,11 @@ def remix(picks: Sequence[Pick], cfg: Config, output: Path, transition: float = 
                 clip_subs.shift(s=start)
                 subs.events.extend(clip_subs.events)
         tmp_out = tmp / "remix.mp4"
-        run_ffmpeg(remix_argv(segments, cfg, transition, tmp_out, music=music), cwd=tmp, what="remix failed")
+        # Stable for the same clips in the same order with the same cards, fade and music.
+        content_id = remix_produce_id([p.produce_id for p in picks], transition, intro, outro,
+                                      Path(music).name if music else "")
+        run_ffmpeg(remix_argv(segments, cfg, transition, tmp_out, music=music, content_id=content_id),
+                   cwd=tmp, what="remix failed")
         got = probe(tmp_out)
         if abs(got.duration - expected) > max(0.3, 0.02 * expected):
             raise RenderError(f"remix came out {got.duration:.2f}s, expected {expected:.2f}s")
@@ -186,6 +200,7 @@ def remix(picks: Sequence[Pick], cfg: Config, output: Path, transition: float = 
     manifest = {"version": 1, "kind": "remix", "file": output.name, "subtitles": srt.name,
                 "duration": round(got.duration, 3), "width": got.width, "height": got.height,
                 "transition": transition, "intro": intro or None, "outro": outro or None,
+                "aigc": json.loads(aigc_label(cfg.render, content_id)) if cfg.render.aigc_label else None,
                 "clips": timeline}
     write_json_atomic(output.with_suffix(".json"), manifest)
     return manifest

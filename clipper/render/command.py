@@ -1,4 +1,5 @@
-"""ffmpeg argv for one clip (pure): input seek, filter graph, H.264 + AAC, faststart MP4."""
+"""ffmpeg argv for one clip (pure): input seek, filter graph, H.264 + AAC, faststart MP4
+carrying the implicit AI label (``aigc.py``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ from pathlib import Path
 
 from ..config import RenderConfig
 from ..types import MediaInfo
+from .aigc import mp4_metadata_argv
+from .aigc import produce_id as make_produce_id
 from .audio import audio_graph
 from .layout import video_graph
 
 
 def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfig, output: Path,
                 *, subtitles: bool = True, title: str = "", loudness: dict[str, float] | None = None,
-                crop_x: str | None = None) -> list[str]:
+                crop_x: str | None = None, produce_id: str = "") -> list[str]:
+    """``produce_id``: the clip's ProduceID in the AIGC label (``aigc.clip_produce_id``); when
+    not given, one is derived from the source path and the stretch, so a label is never empty."""
     # -ss before -i seeks on the input: a clip near the end of a 3-hour file decodes only
     # from the nearest keyframe, and with re-encoding the cut is still frame-accurate.
     argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y",
@@ -35,7 +40,8 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
     argv += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
              "-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf), "-pix_fmt", "yuv420p",
              "-c:a", "aac", "-b:a", cfg.audio_bitrate, "-ar", str(cfg.audio_rate), "-ac", "2",
-             "-t", f"{duration:.3f}", "-movflags", "+faststart"]
+             "-t", f"{duration:.3f}"]
+    argv += mp4_metadata_argv(cfg, produce_id or make_produce_id("argv", info.path, f"{start:.3f}", f"{duration:.3f}"))
     if title:
         argv += ["-metadata", f"title={title}"]
     argv += ["-f", "mp4", str(output)]
