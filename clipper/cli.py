@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .config import KINDS, available_categories, load_category, load_config
-from .errors import ClipperError, ConfigError
+from .errors import ClipperError, ConfigError, WorkspaceError
 
 
 def _setup_logging(verbose: int) -> None:
@@ -210,6 +210,66 @@ def remix(manifests: tuple[str, ...], out_file: str, config_file: str | None, ta
                f"(manifest {Path(out_file).with_suffix('.json').name})")
 
 
+def _run_config(run_dir: str, config_file: str | None, preset: str | None, jobs: int | None = None):
+    """The settings a finished run was made with, changed by a config file, preset or --jobs."""
+    from .pipeline import load_run
+
+    saved = load_run(run_dir)
+    return load_config(config_file, {"render": {"jobs": jobs}} if jobs else None, preset=preset, base=saved.config)
+
+
+@main.command()
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--approved", is_flag=True, help="Apply only the edits of clips a reviewer approved "
+              "(rejections always apply; other edits wait).")
+@_config
+@click.option("--preset", help="Render with another platform preset.")
+@click.option("--jobs", type=int, help="Clips rendered at once.")
+def render(run_dir: str, approved: bool, config_file: str | None, preset: str | None, jobs: int | None) -> None:
+    """Render the run in DIR again from its saved stages, with its review decisions applied.
+
+    Only clips whose render changed are encoded again (an edit, a new preset or setting).
+    """
+    from .pipeline import Pipeline
+    from .progress import terminal_progress
+
+    config = _run_config(run_dir, config_file, preset, jobs)
+    with terminal_progress() as progress:
+        result = Pipeline(config, progress).rerender(run_dir, approved_only=approved)
+    for clip in result.manifest["clips"]:
+        review = clip.get("review", {})
+        click.echo(f"{clip['id']}  {clip['start']:8.2f}-{clip['end']:8.2f}  {review.get('state', 'pending'):<9} "
+                   f"{','.join(review.get('edited', [])):<18} {clip['file']}")
+    rejected = result.manifest.get("rejected", [])
+    reused = f", reused: {', '.join(result.reused)}" if result.reused else ""
+    click.echo(f"{len(result.clips)} clips, {len(rejected)} rejected{reused}, manifest: {result.manifest_path}")
+
+
+@main.command()
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. Anything but loopback requires a token on every request.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0: any free port.")
+@click.option("--token", help="The token for a non-loopback bind (default: a new random one, printed).")
+@_config
+@click.option("--preset", help="Preset the page's re-render uses (default: the run's own settings).")
+def review(run_dir: str, host: str, port: int, token: str | None, config_file: str | None,
+           preset: str | None) -> None:
+    """Serve a review page for the run in DIR: approve, reject, nudge edges, fix words, re-render."""
+    from .review.server import make_server
+
+    _run_config(run_dir, config_file, preset)   # a bad config fails here, not at the first render
+    try:
+        server, _, url = make_server(run_dir, lambda: _run_config(run_dir, config_file, preset), host, port, token)
+    except OSError as exc:
+        raise WorkspaceError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo(f"review page: {url}  (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 @main.command()
 @click.argument("inbox", type=click.Path(file_okay=False))
 @click.option("--out", "outbox", required=True, type=click.Path(file_okay=False), help="Output folder (OUTBOX).")
@@ -282,6 +342,21 @@ def eval_(labelled: str | None, real: bool, folds: int, by: str, config_file: st
     scores = evaluate(rows, lambda items, cat: classify_items(items, config.segment, load_category(cat))[0],
                       config.segment.category if config.segment.category != "auto" else "apparel")
     click.echo(report(scores, f"{labelled}: backend {config.segment.backend}"))
+
+
+@main.command(name="export")
+@click.argument("run_dir", metavar="DIR", type=click.Path(file_okay=False))
+# The names of clipper.export.FORMATS, spelled out so that every command does not load OTIO.
+@click.option("--format", "fmt", required=True, type=click.Choice(["otio", "fcpxml", "fcp7xml", "edl", "jianying"]),
+              help="otio, Final Cut Pro X XML, FCP 7 XML (Premiere), CMX 3600 EDL, or a 剪映 draft folder.")
+@click.option("--approved", is_flag=True, help="Only clips a reviewer approved.")
+@click.option("--out", "out_path", type=click.Path(), help="The file to write (the draft's folder for jianying; "
+              "default: DIR/exports/).")
+def export(run_dir: str, fmt: str, approved: bool, out_path: str | None) -> None:
+    """Hand the clips of the run in DIR to an editor: a timeline of their ranges in the source."""
+    from .export import export_run
+
+    click.echo(export_run(Path(run_dir), fmt, Path(out_path) if out_path else None, approved=approved))
 
 
 if __name__ == "__main__":

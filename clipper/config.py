@@ -155,6 +155,11 @@ class RenderConfig(_Strict):
     ai_label: bool
     ai_label_text: str
     ai_label_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"]
+    aigc_label: bool
+    aigc_producer: str = Field(max_length=256)
+    aigc_propagator: str = Field(max_length=256)
+    aigc_reserved1: str = Field(max_length=1024)
+    aigc_reserved2: str = Field(max_length=1024)
     logo: str
     logo_position: Literal["top-left", "top-right", "bottom-left", "bottom-right"]
     logo_opacity: float = Field(ge=0, le=1)
@@ -173,6 +178,20 @@ class RenderConfig(_Strict):
         if v % 2:
             raise ValueError("must be even (H.264 with yuv420p needs even dimensions)")
         return v
+
+    @field_validator("aigc_producer", "aigc_propagator", "aigc_reserved1", "aigc_reserved2")
+    @classmethod
+    def _printable(cls, v: str) -> str:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in v):
+            raise ValueError("must not contain control characters (newlines, tabs, NUL)")
+        return v
+
+    @model_validator(mode="after")
+    def _aigc_has_producer(self) -> RenderConfig:
+        if self.aigc_label and not self.aigc_producer.strip():
+            raise ValueError("aigc_producer: the implicit AI label needs a producer name or code "
+                             "(or set aigc_label = false)")
+        return self
 
 
 class WatchConfig(_Strict):
@@ -264,10 +283,17 @@ def available_presets() -> list[str]:
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                preset: str | None = None) -> Config:
-    """Defaults <- platform preset <- the TOML file at ``path`` <- ``overrides``, validated."""
+                preset: str | None = None, base: dict[str, Any] | None = None) -> Config:
+    """Defaults <- ``base`` <- platform preset <- the TOML file at ``path`` <- ``overrides``, validated.
+
+    ``base`` is a saved config (a run's ``.clipper/config.json``), so a re-render keeps the
+    settings the run was made with and changes only what it is asked to.
+    """
     data = _read_toml(configs_dir() / "default.toml")
     source = "configs/default.toml"
+    if base:
+        data = _merge(data, base)
+        source = "the run's saved settings"
     if preset:
         preset_file = configs_dir() / "presets" / f"{preset}.toml"
         if not preset_file.is_file():

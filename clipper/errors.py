@@ -6,6 +6,8 @@ the command that failed) and prints as one line.
 
     ClipperError                      exit 1
     ├── ConfigError                   exit 2   bad or unknown config key, bad option value
+    │   └── ReviewError                        a review decision that cannot apply (bad clip id, word index)
+    │       └── ReviewConflict                 the clip changed since the reviewer loaded it
     ├── InputError                    exit 3   the source cannot be clipped
     │   ├── MediaNotFoundError                 path does not exist
     │   ├── NotMediaError                      ffprobe cannot read it (corrupt, text file...)
@@ -48,6 +50,18 @@ class ClipperError(Exception):
 
 class ConfigError(ClipperError):
     exit_code = 2
+
+
+class ReviewError(ConfigError):
+    pass
+
+
+class ReviewConflict(ReviewError):
+    """Someone saved the clip after this reviewer loaded it; ``current`` is what is saved now."""
+
+    def __init__(self, message: str, current: dict[str, Any] | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.current = current or {}
 
 
 class InputError(ClipperError):

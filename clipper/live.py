@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .export import write_timeline
 from .manifest import build_manifest, write_manifest
 from .media.audio import extract_audio_argv, quietest_point, read_window, wav_duration
 from .media.ffmpeg import run_ffmpeg
@@ -144,5 +145,6 @@ class LiveSession:
         manifest = build_manifest(info, language or self.language or "", plan, self.rendered, segmentation,
                                   extra={"live": {"complete": final, "transcribed_until": self.transcribed_until}})
         write_manifest(manifest, self.ws.out_dir)
+        write_timeline(self.ws.out_dir, best_effort=True)
         return manifest
 

@@ -23,9 +23,13 @@ def schema() -> dict[str, Any]:
 
 
 def build_manifest(info: MediaInfo, language: str, plan: CutPlan, rendered: Sequence[RenderedClip],
-                   segmentation: Segmentation, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                   segmentation: Segmentation, extra: dict[str, Any] | None = None,
+                   review: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The manifest; ``review`` gives each clip's review state and edits (clipper.review)."""
     by_id = {r.id: r for r in rendered}
-    clips = [_clip_entry(c, by_id[c.id]) for c in plan.clips if c.id in by_id]
+    review = review or {}
+    clips = [_clip_entry(c, by_id[c.id]) | ({"review": review[c.id]} if c.id in review else {})
+             for c in plan.clips if c.id in by_id]
     manifest = {
         "version": 1,
         "generator": f"clipper {__version__}",
@@ -51,6 +55,7 @@ def _clip_entry(clip: ClipSpec, r: RenderedClip) -> dict[str, Any]:
         "edges": {"start": clip.start_reason, "end": clip.end_reason},
         "take": clip.take, "best_take": clip.best_take, "cover": r.cover or None, "title": r.title,
         "category": clip.category or None,
+        "aigc": json.loads(r.aigc) if r.aigc else None,   # the implicit AI label in the MP4
     }
 
 

@@ -20,12 +20,15 @@ from typing import Any, Callable
 from . import __version__
 from .config import Config, load_config
 from .errors import Interrupted, NoSpeechError, WorkspaceError
+from .export import write_timeline
 from .manifest import build_manifest, write_manifest
 from .media.audio import extract_audio
 from .media.probe import probe, require_audio
 from .plan import build_plan, edge_windows, group_sentences
 from .progress import LogProgress, Progress
 from .render.clip import render_clip
+from .review.apply import apply_review
+from .review.state import ReviewStore
 from .scenes import detect_cuts
 from .segment.base import segment_sentences, segmenter_version
 from .sentences import split_sentences
@@ -135,6 +138,9 @@ class Pipeline:
         ws = Workspace(out)
         fp = fingerprint(Path(info.path))
         ws.save("media", key_of("media", fp), info)
+        # The settings the clips are made with: `clipper render DIR` and the review page
+        # re-render with them (plus what they are asked to change).
+        write_json_atomic(ws.path("config.json"), cfg.model_dump(mode="json"))
         lap("probe")
         self.checkpoint()
 
@@ -183,19 +189,53 @@ class Pipeline:
         if not plan.clips:
             log.warning("%s: no %s found: no clips written", info.path, " or ".join(kinds))
 
-        rendered, reused_clips = self._render_all(info, transcript, sentences, plan, ws, fp)
+        reviewed = apply_review(plan, ReviewStore(out).load(), transcript, sentences.sentences, shots.cuts, cfg.plan)
+        rendered, reused_clips = self._render_all(info, transcript, sentences, reviewed.plan, ws, fp)
         if reused_clips:
             reused.append(f"{reused_clips} clips")
         lap("render")
 
-        manifest = build_manifest(info, transcript.language, plan, rendered, segmentation,
-                                  extra={"timings": timings, "model": transcript.model})
+        manifest = build_manifest(info, transcript.language, reviewed.plan, rendered, segmentation,
+                                  extra={"timings": timings, "model": transcript.model,
+                                         "rejected": list(reviewed.rejected)}, review=reviewed.review)
         manifest_path = write_manifest(manifest, out)
-        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, plan,
+        write_timeline(out, best_effort=True)   # DIR/timeline.otio; a failure is a warning, the clips are safe
+        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, reviewed.plan,
                          tuple(rendered), timings, tuple(reused))
 
+    def rerender(self, out_dir: str | Path, approved_only: bool = False,
+                 only: set[str] | None = None) -> RunResult:
+        """Render a finished run again from its saved stages, with its review decisions applied.
+
+        Nothing is transcribed, segmented or planned again: the saved plan is reviewed and
+        rendered through the same render cache as a run, so only clips whose render inputs
+        changed (edited words or edges, this Pipeline's render settings) are encoded again.
+        With ``approved_only``, edits wait until their clip is approved. ``only`` limits the
+        clips that may be encoded (the others keep their files).
+        """
+        saved = load_run(out_dir)
+        cfg = self.config
+        ws = Workspace(saved.out_dir)
+        clock = time.perf_counter()
+        fp = fingerprint(Path(saved.media.path))
+        reviewed = apply_review(saved.plan, ReviewStore(saved.out_dir).load(), saved.transcript,
+                                saved.sentences.sentences, saved.shots.cuts, cfg.plan, approved_only)
+        rendered, reused_clips = self._render_all(saved.media, saved.transcript, saved.sentences, reviewed.plan,
+                                                  ws, fp, only=only)
+        timings = {"render": round(time.perf_counter() - clock, 3)}
+        manifest = build_manifest(saved.media, saved.transcript.language, reviewed.plan, rendered,
+                                  saved.segmentation,
+                                  extra={"timings": timings, "model": saved.transcript.model,
+                                         "rejected": list(reviewed.rejected)}, review=reviewed.review)
+        manifest_path = write_manifest(manifest, saved.out_dir)
+        write_timeline(saved.out_dir, best_effort=True)
+        return RunResult(saved.out_dir, manifest_path, manifest, saved.media, saved.transcript, saved.sentences,
+                         saved.segmentation, reviewed.plan, tuple(rendered), timings,
+                         (f"{reused_clips} clips",) if reused_clips else ())
+
     def _render_all(self, info: MediaInfo, transcript: Transcript, sentences: SentenceList,
-                    plan: CutPlan, ws: Workspace, fp: str) -> tuple[list[RenderedClip], int]:
+                    plan: CutPlan, ws: Workspace, fp: str,
+                    only: set[str] | None = None) -> tuple[list[RenderedClip], int]:
         cfg = self.config.render
         clips_dir = ws.out_dir / "clips"
         index_path = ws.path("renders.json")
@@ -207,7 +247,9 @@ class Pipeline:
         for clip in plan.clips:
             key = key_of("render", __version__, fp, clip.to_dict(), cfg.model_dump())
             prev = index.get(clip.id)
-            if prev and prev.get("key") == key and (clips_dir / f"{clip.id}.mp4").is_file():
+            fresh = prev and prev.get("key") == key
+            if prev and (fresh or (only is not None and clip.id not in only)) \
+                    and (clips_dir / f"{clip.id}.mp4").is_file():
                 done[clip.id] = RenderedClip.from_dict(prev["clip"])
             else:
                 todo.append((clip, key))
@@ -255,3 +297,37 @@ def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
             return []
         chunks.append(ChunkResult.from_dict(row["chunk"]))
     return chunks
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """A finished run's stages, read back from its work folder."""
+
+    out_dir: Path
+    config: dict[str, Any] | None
+    media: MediaInfo
+    transcript: Transcript
+    sentences: SentenceList
+    segmentation: Segmentation
+    shots: Shots
+    plan: CutPlan
+
+
+def load_run(out_dir: str | Path) -> SavedRun:
+    """The saved stages of the run in ``out_dir``; a clear error when it has none."""
+    out = Path(out_dir)
+    if not (out / ".clipper").is_dir() or not (out / "manifest.json").is_file():
+        raise WorkspaceError("not a finished clipper run (no manifest.json and .clipper/): run `clipper run` first",
+                             path=str(out))
+    ws = Workspace(out)
+    config_path = ws.path("config.json")
+    config = None
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except ValueError:
+            log.warning("%s: unreadable, using the current settings", config_path)
+    shots = ws.read("shots", Shots) if ws.path("shots.json").is_file() else Shots((), ())
+    return SavedRun(out, config, ws.read("media", MediaInfo), ws.read("transcript", Transcript),
+                    ws.read("sentences", SentenceList), ws.read("segments", Segmentation), shots,
+                    ws.read("plan", CutPlan))

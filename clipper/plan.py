@@ -135,7 +135,8 @@ def edge_windows(groups: Sequence[Group], sentences: SentenceList, duration: flo
     return merged
 
 
-def _edge(speech: float, silence: float, cuts: Sequence[float], cfg: PlanConfig, direction: int) -> tuple[float, str]:
+def place_edge(speech: float, silence: float, cuts: Sequence[float], cfg: PlanConfig,
+               direction: int) -> tuple[float, str]:
     """Move an edge from the speech into the silence: to a scene cut, else by a small pad."""
     lo, hi = sorted((speech, speech + direction * min(cfg.snap_window, abs(speech - silence))))
     inside = [c for c in cuts if lo <= c <= hi]
@@ -154,8 +155,8 @@ def build_plan(sentences: SentenceList, segmentation: Segmentation, shots: Shots
     clips = []
     for n, g in enumerate(groups):
         before, start, end, after = _gaps(g, sents, duration)
-        clip_start, start_reason = _edge(start, before, cuts, cfg, -1)
-        clip_end, end_reason = _edge(end, after, cuts, cfg, +1)
+        clip_start, start_reason = place_edge(start, before, cuts, cfg, -1)
+        clip_end, end_reason = place_edge(end, after, cuts, cfg, +1)
         members = sents[g.first:g.last + 1]
         member_segs = segs[g.first:g.last + 1]
         clips.append(ClipSpec(

@@ -204,6 +204,13 @@ class ClipSpec(JsonValue):
     take: int = 1             # rank among clips of the same product and subject (1 = best)
     best_take: bool = True
     category: str = ""        # the product's category (detected per product by the embed backend)
+    # Set by a review (clipper.review): the clip's words when its edges were moved by whole
+    # words (-1: its sentences' words), a title typed by the reviewer ("" = from the template)
+    # and corrected words as (index into the transcript's words, new text).
+    first_word: int = -1
+    last_word: int = -1
+    title: str = ""
+    corrections: tuple[tuple[int, str], ...] = ()
 
     @property
     def duration(self) -> float:
@@ -226,3 +233,4 @@ class RenderedClip(JsonValue):
     height: int
     cover: str = ""
     title: str = ""
+    aigc: str = ""            # the implicit AI label written into the MP4 (JSON), "" when off

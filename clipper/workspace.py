@@ -97,6 +97,18 @@ class Workspace:
             log.warning("%s: unreadable cached output (%s), recomputing", path, exc)
             return None
 
+    def read(self, stage: str, cls: type[T]) -> T:
+        """A stage's saved value whatever its key (a finished run read back); an error if absent."""
+        path = self.path(f"{stage}.json")
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8"))["value"])
+        except FileNotFoundError:
+            raise WorkspaceError(f"the run's {stage} stage was not saved: run `clipper run` again",
+                                 path=str(path)) from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WorkspaceError(f"unreadable saved {stage} ({exc}): run `clipper run` again to recompute it",
+                                 path=str(path)) from None
+
     def save(self, stage: str, key: str, value: JsonValue) -> Path:
         return write_json_atomic(self.path(f"{stage}.json"),
                                  {"stage": stage, "key": key, "value": value.to_dict()})

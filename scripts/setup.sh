@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ffmpeg fonts-noto-cjk fontconfig espeak-ng libgl1 libglib2.0-0)
+# The review page's browser test drives Debian's chromium (Playwright cannot download its own here).
+for arg in "$@"; do [ "$arg" = "--test" ] && APT_PACKAGES+=(chromium); done
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

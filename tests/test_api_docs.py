@@ -69,6 +69,16 @@ def test_every_python_block_of_the_api_guide_runs(sample_stream, run_copy, sampl
     assert team.plan.max_seconds == 45 and team.render.karaoke and team.render.margin_v == 420
     if "timeline" in ns:
         assert ns["timeline"].is_file()
+    # Review from code: the approved edit was rendered, the rejected clip left, the preset applied.
+    reviewed = ns["reviewed"].manifest
+    first = sample_run.manifest["clips"][0]
+    assert reviewed["clips"][0]["review"]["state"] == "approved"
+    assert reviewed["clips"][0]["title"] == "Washed linen {50% off}"
+    assert reviewed["clips"][0]["end"] < first["end"]
+    assert [c["id"] for c in reviewed["rejected"]] == [sample_run.manifest["clips"][1]["id"]]
+    again = ns["again"]
+    assert (again.clips[0].width, again.clips[0].height) == (1080, 1080)
+    assert again.clips[1].height == 1920            # not in `only`: kept as it was
 
 
 def test_package_docstring_example_runs(sample_stream, run_copy, sample_run, capsys):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -17,7 +18,9 @@ from ..config import RenderConfig, tag_names
 from ..errors import RenderError
 from ..media.ffmpeg import run_ffmpeg
 from ..media.probe import probe
-from ..types import ClipSpec, MediaInfo, RenderedClip, Sentence, Transcript
+from ..types import ClipSpec, MediaInfo, RenderedClip, Sentence, Transcript, Word
+from ..workspace import fingerprint
+from .aigc import aigc_label, clip_produce_id
 from .audio import measure
 from .command import cover_argv, render_argv
 from .fonts import check_coverage
@@ -28,17 +31,37 @@ log = logging.getLogger(__name__)
 
 
 def clip_words(clip: ClipSpec, transcript: Transcript, sentences: Sequence[Sentence]):
-    """The clip's words and the indices (into them) that end a sentence."""
+    """The clip's words (with a reviewer's corrections) and the indices (into them) that end a sentence."""
     by_id = {s.id: s for s in sentences}
     members = [by_id[i] for i in clip.sentence_ids]
-    first = members[0].first_word
-    words = transcript.words[first:members[-1].last_word + 1]
-    return words, {s.last_word - first for s in members}
+    first = clip.first_word if clip.first_word >= 0 else members[0].first_word
+    last = clip.last_word if clip.last_word >= 0 else members[-1].last_word
+    words = list(transcript.words[first:last + 1])
+    for index, text in clip.corrections:
+        if first <= index <= last:
+            words[index - first] = replace(words[index - first], text=text)
+    ends = {s.last_word - first for s in sentences if first <= s.last_word <= last} | {last - first}
+    return [w for w in words if w.text.strip()], _shift_ends(words, ends)
+
+
+def _shift_ends(words: Sequence[Word], ends: set[int]) -> set[int]:
+    """Sentence-end indices after words corrected to nothing are dropped from the list."""
+    out, kept = set(), -1
+    for i, w in enumerate(words):
+        if w.text.strip():
+            kept += 1
+        if i in ends and kept >= 0:
+            out.add(kept)
+    return out
 
 
 def clip_title(clip: ClipSpec, cfg: RenderConfig) -> str:
-    """The title line from the template, e.g. "面料 · Fabric" for a fabric clip."""
-    if not cfg.title or not clip.tags:
+    """The title line: the reviewer's, else from the template, e.g. "面料 · Fabric" for a fabric clip."""
+    if not cfg.title:
+        return ""
+    if clip.title:
+        return clip.title
+    if not clip.tags:
         return ""
     tag = clip.tags[0]
     names = tag_names().get(tag, {})
@@ -67,6 +90,7 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
         from .reframe import follow_subject
 
         crop_x = follow_subject(info, clip.start, clip.duration, cfg)
+    produce_id = clip_produce_id(fingerprint(Path(info.path)), clip.id, clip.start, clip.end)
     clips_dir.mkdir(parents=True, exist_ok=True)
     final_mp4 = clips_dir / f"{clip.id}.mp4"
     with tempfile.TemporaryDirectory(prefix=f".{clip.id}.", dir=clips_dir) as tmp_name:
@@ -74,7 +98,7 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
         write_subtitles(cues, cfg, tmp / SUBS_FILE, tmp / "subs.srt", duration=clip.duration, title=title)
         out = tmp / "clip.mp4"
         argv = render_argv(info, clip.start, clip.duration, cfg, out, title=title or f"{clip.id} {clip.kind}",
-                           loudness=loudness, crop_x=crop_x)
+                           loudness=loudness, crop_x=crop_x, produce_id=produce_id)
         run_ffmpeg(argv, cwd=tmp, what=f"rendering {clip.id} failed", on_progress=on_progress)
         got = verify(out, clip, cfg)
         cover = ""
@@ -89,7 +113,7 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
         os.replace(out, final_mp4)
     return RenderedClip(id=clip.id, file=f"clips/{clip.id}.mp4", subtitles=f"clips/{clip.id}.srt",
                         duration=round(got.duration, 3), width=got.width, height=got.height, cover=cover,
-                        title=title)
+                        title=title, aigc=aigc_label(cfg, produce_id) if cfg.aigc_label else "")
 
 
 def verify(path: Path, clip: ClipSpec, cfg: RenderConfig) -> MediaInfo:
