@@ -192,7 +192,7 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     cfg = load_config(overrides={"segment": {
-        "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 1, "combine": False},
+        "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 0, "combine": False},
         "transformers": {"model": "smollm2", "max_new_tokens": 48, "mode": "generate"}}}).segment
     segments, fallbacks = classify_items(ITEMS[:3], cfg, APPAREL)
     assert len(segments) == 3 and all(isinstance(s.label, Label) for s in segments)
@@ -265,16 +265,21 @@ def test_transformers_unknown_model_fails_in_one_line(monkeypatch):
 
 
 @pytest.mark.slow
-def test_run_with_the_openai_backend(standin, sample_stream, tmp_path, monkeypatch):
+def test_run_with_the_openai_backend(standin, sample_run, tmp_path, monkeypatch):
+    import shutil
+
     from clipper import Pipeline
 
     server = standin()
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
+    # A copy of the session's sample run: the transcript is reused, segmentation is the point here.
+    shutil.copytree(sample_run.out_dir, tmp_path / "out")
     cfg = load_config(overrides={
         "transcribe": {"model": "tiny.en"},
         "render": {"width": 540, "height": 960, "preset": "ultrafast", "font_size": 34, "margin_v": 150},
         "segment": {"backend": "openai", "openai": {"base_url": server.url, "model": "stand-in"}}})
-    result = Pipeline(cfg).run(sample_stream, tmp_path / "out")
+    result = Pipeline(cfg).run(sample_run.media.path, tmp_path / "out")
+    assert "transcript" in result.reused and "segments" not in result.reused
     seg = result.manifest["segmentation"]
     assert seg["backend"] == "openai" and seg["fallbacks"] == []
     assert server.requests and result.clips

@@ -42,9 +42,11 @@ def render(sample_stream, tmp_path, text="The fabric of this shirt is washed lin
 @pytest.mark.parametrize("preset", available_presets())
 def test_every_preset_renders_its_frame(preset, sample_stream, tmp_path):
     cfg = load_config(preset=preset).render
-    transcript, sentences = script("The fabric of this shirt is washed linen", 11.3, 16.6)
-    fast = cfg.model_copy(update={"preset": "ultrafast"})
-    out = render_clip(probe(sample_stream), CLIP, transcript, sentences, fast, tmp_path / "clips")
+    transcript, sentences = script("The fabric of this shirt", 11.2, 12.8)
+    # The frame is the point here: a 2 s clip, no loudness passes or cover (tested above).
+    fast = cfg.model_copy(update={"preset": "ultrafast", "loudness": 0.0, "cover": False})
+    short = ClipSpec("c001", "selling_point", ("fabric",), 1, 11.0, 13.0, ("s00001",), "The fabric")
+    out = render_clip(probe(sample_stream), short, transcript, sentences, fast, tmp_path / "clips")
     got = probe(tmp_path / out.file)
     assert (got.width, got.height) == (cfg.width, cfg.height) and got.has_audio
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 from pathlib import Path
 
 from ..config import TransformersConfig
@@ -65,7 +66,11 @@ class TransformersChat:
         device = cfg.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        kwargs = {"gguf_file": gguf} if gguf else {}
+        kwargs: dict = {"gguf_file": gguf} if gguf else {}
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            # Read at call time: huggingface_hub reads it once at import, and a hub id that is
+            # not in the cache would otherwise wait out network timeouts before failing.
+            kwargs["local_files_only"] = True
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(where, **kwargs).to(device).eval()
