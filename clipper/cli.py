@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +48,37 @@ def _overrides(language: str | None, model: str | None, kinds: str | None, categ
 
 
 class _Group(click.Group):
-    """Turns ClipperError into a one-line message and its exit code."""
+    """Turns ClipperError into a one-line message and its exit code.
+
+    Ctrl-C is remembered when it arrives: whatever error it causes on its way out (an import
+    cut short and reported as a missing package, a child process killed by the same signal)
+    ends as "interrupted", exit 130, not as that error.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
+        interrupted = threading.Event()
+        previous = None
+
+        def on_sigint(signum, frame):
+            interrupted.set()
+            raise KeyboardInterrupt
+
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGINT, on_sigint)
         try:
             return super().invoke(ctx)
-        except ClipperError as exc:
-            click.echo(f"clipper: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("clipper: interrupted", err=True)
             sys.exit(130)
+        except ClipperError as exc:
+            if interrupted.is_set():
+                click.echo("clipper: interrupted", err=True)
+                sys.exit(130)
+            click.echo(f"clipper: error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
 
 @click.group(cls=_Group)
@@ -79,7 +101,7 @@ _base_url = click.option("--base-url", help="OpenAI-compatible endpoint, e.g. ht
 
 @main.command()
 @click.argument("source", type=click.Path())
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder.")
 @_config
 @_language
 @_model
@@ -153,11 +175,12 @@ def classify(infile: str, out_file: str, config_file: str | None, backend: str |
              category: str | None, llm_model: str | None, base_url: str | None) -> None:
     """Label sentences (JSON Lines: id, text, passage) as SELLING_POINT, PROMO or CHATTER."""
     from .segment.base import Item, classify_items, guess_category
+    from .text import read_text_file
     from .workspace import write_text_atomic
 
     config = load_config(config_file, _overrides(None, None, None, category, backend, llm_model, base_url))
     items = []
-    for n, line in enumerate(Path(infile).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text_file(Path(infile)).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -21,6 +21,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 
 KINDS = ("selling_point", "promo", "chatter")
+# Whisper's language codes (faster_whisper.tokenizer._LANGUAGE_CODES; tests/test_config.py
+# checks they agree), listed here so that a config loads without importing the recogniser.
+WHISPER_LANGUAGES = (
+    "af", "am", "ar", "as", "az", "ba", "be", "bg", "bn", "bo", "br", "bs", "ca", "cs", "cy", "da", "de", "el",
+    "en", "es", "et", "eu", "fa", "fi", "fo", "fr", "gl", "gu", "ha", "haw", "he", "hi", "hr", "ht", "hu", "hy",
+    "id", "is", "it", "ja", "jw", "ka", "kk", "km", "kn", "ko", "la", "lb", "ln", "lo", "lt", "lv", "mg", "mi",
+    "mk", "ml", "mn", "mr", "ms", "mt", "my", "ne", "nl", "nn", "no", "oc", "pa", "pl", "ps", "pt", "ro", "ru",
+    "sa", "sd", "si", "sk", "sl", "sn", "so", "sq", "sr", "su", "sv", "sw", "ta", "te", "tg", "th", "tk", "tl",
+    "tr", "tt", "uk", "ur", "uz", "vi", "yi", "yo", "zh", "yue")
+# CTranslate2's compute types; x264's presets; the sample rates AAC encodes.
+COMPUTE_TYPES = Literal["default", "auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                        "float16", "bfloat16", "float32"]
+X264_PRESETS = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                       "veryslow", "placebo"]
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+TITLE_FIELDS = {"tag": "fabric", "tag_zh": "面料", "tag_en": "Fabric", "product": 1, "kind": "selling point"}
 
 
 def configs_dir() -> Path:
@@ -36,16 +52,25 @@ class _Strict(BaseModel):
 
 
 class TranscribeConfig(_Strict):
-    model: str
+    model: str = Field(min_length=1)
     language: str
     device: Literal["cpu", "cuda", "auto"]
-    compute_type: str
+    compute_type: COMPUTE_TYPES
     beam_size: int = Field(ge=1, le=10)
     vad: bool
     chunk_seconds: float = Field(ge=30)
     threads: int = Field(ge=0)
     prompt_zh: str
     zh_script: Literal["simplified", "traditional", "keep"]
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        code = v.strip().lower()
+        if code != "auto" and code not in WHISPER_LANGUAGES:
+            raise ValueError(f"unknown language '{v}': auto or a Whisper language code "
+                             f"(zh, en, yue, es, pt, ru, ja, ko, ...)")
+        return code
 
 
 class SentencesConfig(_Strict):
@@ -132,10 +157,11 @@ class RenderConfig(_Strict):
     layout: Literal["blur", "crop", "fit"]
     fps: float = Field(gt=0, le=120)
     crf: int = Field(ge=0, le=51)
-    preset: str
-    audio_bitrate: str
+    preset: X264_PRESETS
+    audio_bitrate: str = Field(pattern=r"^[0-9]+(\.[0-9]+)?[kKM]?$")
     audio_rate: int
-    background: str
+    # An ffmpeg colour (a name, 0xRRGGBB or #RRGGBB, optional @alpha): it goes into a filter graph.
+    background: str = Field(pattern=r"^([A-Za-z]+|(0x|#)[0-9A-Fa-f]{6}([0-9A-Fa-f]{2})?)(@[0-9.]+)?$")
     font: str
     font_size: int = Field(ge=8)
     bold: bool
@@ -177,6 +203,22 @@ class RenderConfig(_Strict):
     def _even(cls, v: int) -> int:
         if v % 2:
             raise ValueError("must be even (H.264 with yuv420p needs even dimensions)")
+        return v
+
+    @field_validator("audio_rate")
+    @classmethod
+    def _aac_rate(cls, v: int) -> int:
+        if v not in AAC_RATES:
+            raise ValueError(f"AAC cannot encode {v} Hz: use one of {', '.join(map(str, AAC_RATES))}")
+        return v
+
+    @field_validator("title_template")
+    @classmethod
+    def _title_fields(cls, v: str) -> str:
+        try:
+            v.format(**TITLE_FIELDS)
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ValueError(f"unknown field or bad format ({exc!r}); fields: {', '.join(TITLE_FIELDS)}") from None
         return v
 
     @field_validator("aigc_producer", "aigc_propagator", "aigc_reserved1", "aigc_reserved2")
@@ -254,8 +296,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError("config file not found", path=str(path)) from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the config file: {exc.strerror}", path=str(path)) from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -268,14 +312,30 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _validate(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
+def _validate(model: type[BaseModel], data: dict[str, Any], source: str,
+              layers: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
+    """``data`` as ``model``, or ConfigError naming the key and where its value came from:
+    the topmost of ``layers`` (name, dict) that sets it, else ``source``."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{where}: {first['msg']}{more}", path=source) from None
+        msg = first["msg"].removeprefix("Value error, ")
+        for name, layer in reversed(layers or []):
+            if _has_key(layer, first["loc"]):
+                source = name
+                break
+        raise ConfigError(f"{where}: {msg}{more}", path=source) from None
+
+
+def _has_key(layer: Any, loc: tuple[Any, ...]) -> bool:
+    for key in loc:
+        if not isinstance(layer, dict) or key not in layer:
+            return False
+        layer = layer[key]
+    return True
 
 
 def available_presets() -> list[str]:
@@ -291,21 +351,24 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     """
     data = _read_toml(configs_dir() / "default.toml")
     source = "configs/default.toml"
+    layers: list[tuple[str, dict[str, Any]]] = []
     if base:
-        data = _merge(data, base)
-        source = "the run's saved settings"
+        if not isinstance(base, dict):
+            raise ConfigError("the run's saved settings are not a table of settings")
+        layers.append(("the run's saved settings", base))
     if preset:
         preset_file = configs_dir() / "presets" / f"{preset}.toml"
         if not preset_file.is_file():
             raise ConfigError(f"unknown preset '{preset}' (known: {', '.join(available_presets())})")
-        data = _merge(data, _read_toml(preset_file))
-        source = str(preset_file)
+        layers.append((str(preset_file), _read_toml(preset_file)))
     if path is not None:
-        data = _merge(data, _read_toml(Path(path)))
-        source = str(path)
+        layers.append((str(path), _read_toml(Path(path))))
     if overrides:
-        data = _merge(data, overrides)
-    return _validate(Config, data, source)
+        layers.append(("command line", overrides))
+    for name, layer in layers:
+        data = _merge(data, layer)
+        source = name
+    return _validate(Config, data, source, layers)
 
 
 def load_cues() -> Cues:

@@ -34,7 +34,10 @@ def build_manifest(info: MediaInfo, language: str, plan: CutPlan, rendered: Sequ
         "version": 1,
         "generator": f"clipper {__version__}",
         "source": {"path": str(Path(info.path).resolve()), "duration": round(info.duration, 3),
-                   "width": info.width, "height": info.height, "has_video": info.has_video},
+                   "width": info.width, "height": info.height, "has_video": info.has_video,
+                   # which sound was clipped: the default track (0-based among the audio tracks)
+                   "audio_track": info.audio_track, "audio_tracks": info.audio_tracks,
+                   **({"picture": [info.video_start, info.video_end]} if info.video_end else {})},
         "language": language,
         "segmentation": {"backend": segmentation.backend, "category": segmentation.category,
                          "fallbacks": list(segmentation.fallbacks)},

@@ -19,14 +19,15 @@ from typing import Any, Callable
 
 from . import __version__
 from .config import Config, load_config
-from .errors import Interrupted, NoSpeechError, WorkspaceError
+from .errors import ConfigError, Interrupted, NoSpeechError, RenderError, WorkspaceError
 from .export import write_timeline
 from .manifest import build_manifest, write_manifest
 from .media.audio import extract_audio
 from .media.probe import probe, require_audio
-from .plan import build_plan, edge_windows, group_sentences
+from .plan import build_plan, edge_windows, fit_to_picture, group_sentences
 from .progress import LogProgress, Progress
 from .render.clip import render_clip
+from .render.fonts import font_file
 from .review.apply import apply_review
 from .review.state import ReviewStore
 from .scenes import detect_cuts
@@ -34,10 +35,11 @@ from .segment.base import segment_sentences, segmenter_version
 from .sentences import split_sentences
 from .transcribe.whisper import ChunkResult, assemble, load_model, transcribe_chunks
 from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript
-from .workspace import Workspace, fingerprint, key_of, write_json_atomic
+from .workspace import FolderLock, Workspace, fingerprint, key_of, make_folder, set_aside
 
 log = logging.getLogger(__name__)
 _CLIP_FILE = re.compile(r"^c\d{3,}\.(mp4|srt|jpg)$")
+PICTURE_SLACK = 0.5   # seconds of sound without picture at either end that need no special care
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,14 @@ class Pipeline:
         cached = ws.load("transcript", key, Transcript)
         if cached is not None:
             return cached, True
-        chunks_path = ws.path("transcript.chunks.jsonl")
+        chunks_path = ws.usable("transcript.chunks.jsonl")
         chunks = _read_chunks(chunks_path, key)
-        audio = ws.path("audio.wav")
-        if not audio.exists() or not chunks:
+        audio = ws.usable("audio.wav")
+        model = self.model()  # a model that cannot load fails before any audio is decoded
+        if not chunks or not _wav_ok(audio):
+            chunks = []
             with self.progress.task("extracting audio", info.duration) as task:
                 extract_audio(info, audio, on_progress=task.update)
-        model = self.model()
         resume = chunks[-1].end if chunks else 0.0
         language = next((c.language for c in chunks if c.words), None)
         # Append to the windows of an interrupted run with the same key; otherwise start afresh.
@@ -120,7 +123,6 @@ class Pipeline:
 
     # -- the whole run -----------------------------------------------------------------
     def run(self, source: str | Path, out_dir: str | Path) -> RunResult:
-        cfg = self.config
         timings: dict[str, float] = {}
         reused: list[str] = []
         clock = time.perf_counter()
@@ -131,16 +133,36 @@ class Pipeline:
             timings[stage] = round(now - clock, 3)
             clock = now
 
-        info = self.probe(source)
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise WorkspaceError("output path exists and is not a folder", path=str(out))
+        self.preflight()
+        info = self.probe(source)
         ws = Workspace(out)
+        with FolderLock(out, "run.lock", "clipper run"):
+            return self._run(info, ws, timings, reused, lap)
+
+    def preflight(self) -> None:
+        """Settings that name things outside clipper (font, logo, music), checked before any work."""
+        r = self.config.render
+        for what, path in (("logo", r.logo), ("music", r.music)):
+            if path and not Path(path).expanduser().is_file():
+                raise ConfigError(f"render.{what}: no such file", path=path)
+        try:
+            font_file(r.font)
+        except RenderError as exc:
+            raise ConfigError(f"render.font: {exc.message}") from None
+
+    def _run(self, info: MediaInfo, ws: Workspace, timings: dict[str, float], reused: list[str],
+             lap: Callable[[str], None]) -> RunResult:
+        cfg = self.config
+        out = ws.out_dir
+        make_folder(out / "clips", "clips folder")   # a stray file named clips fails now, not after transcribing
         fp = fingerprint(Path(info.path))
         ws.save("media", key_of("media", fp), info)
         # The settings the clips are made with: `clipper render DIR` and the review page
         # re-render with them (plus what they are asked to change).
-        write_json_atomic(ws.path("config.json"), cfg.model_dump(mode="json"))
+        ws.write_json("config.json", cfg.model_dump(mode="json"))
         lap("probe")
         self.checkpoint()
 
@@ -183,6 +205,11 @@ class Pipeline:
         self.checkpoint()
 
         plan = build_plan(sentences, segmentation, shots, kinds, cfg.plan, info.duration)
+        if info.has_video and info.video_end and (info.video_start > PICTURE_SLACK
+                                                  or info.video_end < info.duration - PICTURE_SLACK):
+            log.warning("%s: the picture covers only %.1f-%.1fs of %.1fs: clips are cut where both picture "
+                        "and sound are", info.path, info.video_start, info.video_end, info.duration)
+            plan = fit_to_picture(plan, sentences, info.video_start, info.video_end, cfg.plan)
         ws.save("plan", key_of("plan", fp, cfg.section_hash("plan")), plan)
         lap("plan")
         self.checkpoint()
@@ -213,6 +240,12 @@ class Pipeline:
         With ``approved_only``, edits wait until their clip is approved. ``only`` limits the
         clips that may be encoded (the others keep their files).
         """
+        if not (Path(out_dir) / ".clipper").is_dir():
+            load_run(out_dir)   # not a run: its clear error, before the lock would make a work folder
+        with FolderLock(Path(out_dir), "run.lock", "clipper run"):
+            return self._rerender(out_dir, approved_only, only)
+
+    def _rerender(self, out_dir: str | Path, approved_only: bool, only: set[str] | None) -> RunResult:
         saved = load_run(out_dir)
         cfg = self.config
         ws = Workspace(saved.out_dir)
@@ -237,9 +270,8 @@ class Pipeline:
                     plan: CutPlan, ws: Workspace, fp: str,
                     only: set[str] | None = None) -> tuple[list[RenderedClip], int]:
         cfg = self.config.render
-        clips_dir = ws.out_dir / "clips"
-        index_path = ws.path("renders.json")
-        index: dict[str, Any] = json.loads(index_path.read_text()) if index_path.is_file() else {}
+        clips_dir = make_folder(ws.out_dir / "clips", "clips folder")
+        index: dict[str, Any] = ws.read_json("renders.json", _render_index) or {}
         wanted = {c.id for c in plan.clips}
         _remove_stale(clips_dir, wanted, index)
 
@@ -266,7 +298,7 @@ class Pipeline:
                 for clip, key, result in pool.map(one, todo):
                     done[clip.id] = result
                     index[clip.id] = {"key": key, "clip": result.to_dict()}
-                    write_json_atomic(index_path, index)
+                    ws.write_json("renders.json", index)
                     finished += clip.duration
                     task.update(finished)
         return [done[c.id] for c in plan.clips], reused
@@ -284,19 +316,54 @@ def _remove_stale(clips_dir: Path, wanted: set[str], index: dict[str, Any]) -> N
             shutil.rmtree(f, ignore_errors=True)  # temp folder of a killed render
 
 
+def _render_index(data: Any) -> dict[str, Any]:
+    """renders.json checked: {clip id: {"key": str, "clip": a RenderedClip}}."""
+    if not isinstance(data, dict):
+        raise ValueError("not a table of rendered clips")
+    for value in data.values():
+        if not isinstance(value, dict) or not isinstance(value.get("key"), str):
+            raise ValueError("an entry has no key")
+        RenderedClip.from_dict(value["clip"])
+    return data
+
+
 def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
+    """The saved windows of an interrupted transcription with this key; a torn last line (a
+    killed run) is dropped, anything else unreadable sets the file aside."""
     chunks: list[ChunkResult] = []
     if not path.is_file():
         return chunks
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError) as exc:
+        set_aside(path, f"unreadable saved windows ({exc})")
+        return []
+    for n, line in enumerate(lines):
         try:
             row = json.loads(line)
-        except ValueError:
-            break  # a torn last line from a killed run
-        if row.get("key") != key:
+            if row.get("key") != key:
+                return []
+            chunks.append(ChunkResult.from_dict(row["chunk"]))
+        except Exception as exc:  # noqa: BLE001 - bytes, JSON or shape
+            if n == len(lines) - 1 and isinstance(exc, ValueError):
+                break  # a torn last line from a killed run
+            set_aside(path, f"unreadable saved windows ({type(exc).__name__}: {exc})")
             return []
-        chunks.append(ChunkResult.from_dict(row["chunk"]))
     return chunks
+
+
+def _wav_ok(path: Path) -> bool:
+    """Is the work folder's audio a WAV that reads (kept from an interrupted run)?"""
+    if not path.is_file():
+        return False
+    try:
+        from .media.audio import wav_duration
+
+        wav_duration(path)
+        return True
+    except Exception as exc:  # noqa: BLE001 - wave.Error, EOFError, a truncated header
+        set_aside(path, f"unreadable audio ({exc})")
+        return False
 
 
 @dataclass(frozen=True)
@@ -327,6 +394,9 @@ def load_run(out_dir: str | Path) -> SavedRun:
             config = json.loads(config_path.read_text(encoding="utf-8"))
         except ValueError:
             log.warning("%s: unreadable, using the current settings", config_path)
+        if config is not None and not isinstance(config, dict):
+            log.warning("%s: not a table of settings, using the current settings", config_path)
+            config = None
     shots = ws.read("shots", Shots) if ws.path("shots.json").is_file() else Shots((), ())
     return SavedRun(out, config, ws.read("media", MediaInfo), ws.read("transcript", Transcript),
                     ws.read("sentences", SentenceList), ws.read("segments", Segmentation), shots,

@@ -204,3 +204,40 @@ def _clip_tags(segs: Sequence[Segment]) -> tuple[str, ...]:
 
 def _join(texts: Sequence[str]) -> str:
     return ("" if all(is_cjk(t) for t in texts) else " ").join(t.strip() for t in texts)
+
+
+def fit_to_picture(plan: CutPlan, sentences: SentenceList, start: float, end: float, cfg: PlanConfig) -> CutPlan:
+    """Clips only where there is a picture (a recording whose video track starts late or ends
+    before its sound): a clip reaching outside [start, end] keeps its sentences inside it when
+    they still make ``min_seconds`` (its edge then says "picture"), else it is dropped with the
+    reason. Never a clip with a frozen or missing picture."""
+    sents = sentences.sentences
+    index = {s.id: i for i, s in enumerate(sents)}
+    clips, dropped = [], list(plan.dropped)
+    for clip in plan.clips:
+        if clip.start >= start - 1e-3 and clip.end <= end + 1e-3:
+            clips.append(clip)
+            continue
+        ids = [index[i] for i in clip.sentence_ids]
+        inside = [i for i in ids if sents[i].start >= start and sents[i].end <= end]
+        span = sents[inside[-1]].end - sents[inside[0]].start if inside else 0.0
+        if not inside or (span < cfg.min_seconds and not cfg.keep_short):
+            where = f"before {start:.1f}s" if clip.start < start - 1e-3 else f"after {end:.1f}s"
+            dropped.append({"kind": clip.kind, "product": clip.product, "start": clip.start, "end": clip.end,
+                            "reason": f"no picture {where} (the video track is shorter than the sound)",
+                            "sentence_ids": list(clip.sentence_ids)})
+            continue
+        first, last = inside[0], inside[-1]
+        new_start, start_reason = clip.start, clip.start_reason
+        if first != ids[0] or clip.start < start:
+            gap = sents[first].start - (sents[first - 1].end if first > 0 else 0.0)
+            new_start, start_reason = max(start, sents[first].start - min(cfg.max_pad, gap / 2)), "picture"
+        new_end, end_reason = clip.end, clip.end_reason
+        if last != ids[-1] or clip.end > end:
+            gap = (sents[last + 1].start if last + 1 < len(sents) else end) - sents[last].end
+            new_end, end_reason = min(end, sents[last].end + min(cfg.max_pad, max(0.0, gap) / 2)), "picture"
+        members = [sents[i] for i in range(first, last + 1)]
+        clips.append(replace(clip, start=round(new_start, 3), end=round(new_end, 3),
+                             sentence_ids=tuple(s.id for s in members), text=_join([s.text for s in members]),
+                             start_reason=start_reason, end_reason=end_reason))
+    return CutPlan(clips=tuple(clips), dropped=tuple(dropped))

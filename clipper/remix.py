@@ -23,10 +23,11 @@ import pysubs2
 
 from .config import Config
 from .errors import ConfigError, RenderError
-from .media.ffmpeg import run_ffmpeg
+from .media.ffmpeg import filter_arg, run_ffmpeg
 from .media.probe import probe
 from .render.aigc import aigc_label, mp4_metadata_argv, produce_id, remix_produce_id
 from .render.fonts import check_coverage
+from .render.subtitles import ass_text, read_srt, write_srt
 from .workspace import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _card(text: str, cfg: Config, path: Path) -> None:
     subs.styles["Default"] = pysubs2.SSAStyle(fontname=r.font, fontsize=r.title_size, bold=True, outline=0,
                                               alignment=pysubs2.Alignment.MIDDLE_CENTER,
                                               marginl=r.margin_h, marginr=r.margin_h)
-    subs.append(pysubs2.SSAEvent(start=0, end=int(CARD_SECONDS * 1000), text=text.replace("\n", r"\N")))
+    subs.append(pysubs2.SSAEvent(start=0, end=int(CARD_SECONDS * 1000), text=ass_text(text)))
     subs.save(str(path))
 
 
@@ -114,7 +115,7 @@ def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, 
                 f"force_divisible_by=2,pad={r.width}:{r.height}:(ow-iw)/2:(oh-ih)/2,setsar=1,format=yuv420p,"
                 "settb=AVTB")
         if spec.startswith("card:"):
-            parts.append(f"[{index}:v]{norm},subtitles=f={spec[5:]}[v{n}]")
+            parts.append(f"[{index}:v]{norm},subtitles=f={filter_arg(spec[5:])}[v{n}]")
             parts.append(f"[{index + 1}:a]aresample={r.audio_rate},aformat=channel_layouts=stereo[a{n}]")
             index += 2
         else:
@@ -174,15 +175,16 @@ def remix(picks: Sequence[Pick], cfg: Config, output: Path, transition: float = 
             t += duration - transition
         expected = t + transition
         first_clip = 1 if intro else 0
-        subs = pysubs2.SSAFile()
+        cues: list[tuple[float, float, str]] = []
         for pick, start in zip(picks, starts[first_clip:]):
             timeline.append({"manifest": str(pick.manifest), "id": pick.id, "file": str(pick.file),
                              "start": round(start, 3), "duration": pick.duration, "tags": list(pick.tags),
                              "kind": pick.kind, "product": pick.product, "text": pick.text})
             if pick.subtitles:
-                clip_subs = pysubs2.load(str(pick.subtitles), encoding="utf-8")
-                clip_subs.shift(s=start)
-                subs.events.extend(clip_subs.events)
+                try:
+                    cues += [(start + a, start + b, text) for a, b, text in read_srt(pick.subtitles)]
+                except (OSError, ValueError) as exc:
+                    raise ConfigError(f"unreadable subtitles ({exc})", path=str(pick.subtitles)) from None
         tmp_out = tmp / "remix.mp4"
         # Stable for the same clips in the same order with the same cards, fade and music.
         content_id = remix_produce_id([p.produce_id for p in picks], transition, intro, outro,
@@ -193,8 +195,7 @@ def remix(picks: Sequence[Pick], cfg: Config, output: Path, transition: float = 
         if abs(got.duration - expected) > max(0.3, 0.02 * expected):
             raise RenderError(f"remix came out {got.duration:.2f}s, expected {expected:.2f}s")
         srt = output.with_suffix(".srt")
-        subs.sort()
-        subs.save(str(tmp / "remix.srt"), format_="srt")
+        write_srt(cues, tmp / "remix.srt")
         os.replace(tmp / "remix.srt", srt)
         os.replace(tmp_out, output)
     manifest = {"version": 1, "kind": "remix", "file": output.name, "subtitles": srt.name,

@@ -8,16 +8,21 @@ is entered ``LEAD`` seconds early so the detector has a frame to compare the fir
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Callable, Sequence
 
 from .config import ScenesConfig
 from .errors import StageError
+from .media.ffmpeg import media_path
 from .types import Shots
 
 log = logging.getLogger(__name__)
 
 LEAD = 0.5
+# OpenCV's own FFmpeg writes straight to the terminal ("File ended prematurely" on a damaged
+# file, once per seek); clipper says what matters itself.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
@@ -31,7 +36,7 @@ def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], 
     logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
     try:
-        video = open_video(str(video_path))
+        video = open_video(media_path(video_path))  # OpenCV's FFmpeg would read "a:b.mp4" as a protocol
     except Exception as exc:  # noqa: BLE001 - any backend failure means "cannot decode"
         raise StageError(f"scene detection cannot open the video: {exc}", path=str(video_path)) from None
     fps = float(video.frame_rate)

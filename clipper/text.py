@@ -46,3 +46,45 @@ def ends_clause(token: str) -> bool:
 def join_words(tokens: list[str]) -> str:
     """Join recogniser word tokens: Latin tokens carry their own leading space, CJK ones none."""
     return "".join(tokens).strip()
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a text file from any tool a user may export with: UTF-8 (with or
+    without BOM), UTF-16/32 with BOM, else GB18030 (a superset of GBK and GB2312, what Chinese
+    Windows tools write). ValueError when it is none of them, or binary."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    candidates = [encoding] if encoding else ["utf-8", "gb18030"]
+    for name in candidates:
+        try:
+            text = data.decode(name)
+        except UnicodeDecodeError:
+            continue
+        if any(ch == "\x00" or (ord(ch) < 32 and ch not in "\t\n\r\f\v") for ch in text):
+            raise ValueError("binary data, not text")
+        return text, name
+    raise ValueError("not text in UTF-8, UTF-16 with a BOM or GB18030/GBK")
+
+
+def read_text_file(path) -> str:
+    """A user's text file, decoded by ``decode_text``; the encoding used is logged (-v).
+    ConfigError (one line, the file named) when it cannot be read as text."""
+    import logging
+    from pathlib import Path
+
+    from .errors import ConfigError
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=str(path)) from None
+    try:
+        text, encoding = decode_text(data)
+    except ValueError as exc:
+        raise ConfigError(f"cannot read as text: {exc}", path=str(path)) from None
+    logging.getLogger(__name__).info("%s: read as %s", path, encoding)
+    return text

@@ -88,6 +88,10 @@ class MediaInfo(JsonValue):
     audio_codec: str = ""
     sample_rate: int = 0
     channels: int = 0
+    audio_track: int = 0        # which audio stream is clipped (0-based among audio streams): the default one
+    audio_tracks: int = 0       # how many audio streams there are
+    video_start: float = 0.0    # where the picture starts and ends, in source seconds (0, 0: unknown,
+    video_end: float = 0.0      # taken as the whole file)
 
 
 @dataclass(frozen=True)

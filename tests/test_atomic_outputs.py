@@ -13,8 +13,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_failed_render_leaves_no_clip_and_no_manifest(sample_stream, tmp_path):
-    # An encoder preset libx264 does not know: ffmpeg really fails, mid-run.
-    cfg = load_config(overrides={"transcribe": {"model": "tiny.en"}, "render": {"preset": "no-such-preset"}})
+    # A logo that is no image (bad values such as an unknown x264 preset are refused when the
+    # config loads): ffmpeg really fails, mid-run.
+    logo = tmp_path / "logo.png"
+    logo.write_text("not a picture\n")
+    cfg = load_config(overrides={"transcribe": {"model": "tiny.en"}, "render": {"logo": str(logo)}})
     out = tmp_path / "out"
     with pytest.raises(FFmpegError, match="rendering c001 failed"):
         Pipeline(cfg).run(sample_stream, out)

@@ -70,3 +70,37 @@ def test_categories_share_the_contract_vocabulary():
 def test_cues_load():
     cues = load_cues()
     assert "链接" in cues.promo.zh and "link" in cues.promo.en
+
+
+def test_language_list_is_whispers():
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    from clipper.config import WHISPER_LANGUAGES
+
+    assert set(WHISPER_LANGUAGES) == set(_LANGUAGE_CODES)
+    assert load_config(overrides={"transcribe": {"language": "ZH"}}).transcribe.language == "zh"
+    assert load_config(overrides={"transcribe": {"language": "auto"}}).transcribe.language == "auto"
+
+
+@pytest.mark.parametrize("table, key, value, where", [
+    ("transcribe", "language", "klingon", "transcribe.language"),
+    ("transcribe", "compute_type", "int4", "transcribe.compute_type"),
+    ("render", "preset", "fastest", "render.preset"),
+    ("render", "audio_rate", 44000, "render.audio_rate"),
+    ("render", "audio_bitrate", "loud", "render.audio_bitrate"),
+    ("render", "background", "red[x];", "render.background"),
+    ("render", "title_template", "{price}", "render.title_template"),
+])
+def test_values_clipper_would_only_trip_on_later_are_refused_at_load(table, key, value, where):
+    with pytest.raises(ConfigError, match=where) as info:
+        load_config(overrides={table: {key: value}})
+    assert str(info.value).startswith("command line: ")   # the layer that set it is named
+
+
+def test_unreadable_config_file_is_a_config_error(tmp_path):
+    f = tmp_path / "x.toml"
+    f.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(f)
+    with pytest.raises(ConfigError, match="the run's saved settings"):
+        load_config(base=[1, 2])   # a damaged config.json of a run

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from clipper.config import available_presets, load_config
-from clipper.errors import RenderError
+from clipper.errors import ConfigError, RenderError
 from clipper.media.probe import probe
 from clipper.render.clip import clip_title, render_clip
 from clipper.render.reframe import smooth_path
@@ -106,7 +106,9 @@ def test_logo_music_karaoke_and_subject_crop_render(sample_stream, tmp_path):
 def test_title_template_fields():
     cfg = load_config(overrides={"render": {"title_template": "#{product} {tag_en}"}}).render
     assert clip_title(CLIP, cfg) == "#1 Fabric"
-    bad = load_config(overrides={"render": {"title_template": "{nope}"}}).render
+    with pytest.raises(ConfigError, match="title_template"):   # refused when the config loads, not at render
+        load_config(overrides={"render": {"title_template": "{nope}"}})
+    bad = cfg.model_copy(update={"title_template": "{nope}"})      # settings made in code, unvalidated
     with pytest.raises(RenderError, match="title_template"):
         clip_title(CLIP, bad)
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pysubs2
-
 from ..errors import InputError, WorkspaceError
+from ..render.subtitles import read_srt
 from ..types import MediaInfo, Shots
 
 log = logging.getLogger(__name__)
@@ -165,16 +164,16 @@ def _cues(run_dir: Path, c: dict[str, Any], duration: float) -> tuple[Cue, ...]:
         log.warning("%s: no subtitles file for %s, exporting it without subtitles", run_dir, c["id"])
         return ()
     try:
-        subs = pysubs2.load(str(path), encoding="utf-8", format_="srt")
-    except (pysubs2.Pysubs2Error, OSError, ValueError) as exc:
+        subs = read_srt(path)
+    except (OSError, ValueError) as exc:
         # Exporting the clip without its subtitles would hand the editor a silently poorer
         # timeline; a damaged .srt is worth one clear error instead.
         raise WorkspaceError(f"unreadable subtitles ({exc})", path=str(path)) from None
     start = float(c["start"])
     cues = []
-    for ev in subs:
-        text = ev.plaintext.strip()
-        a, b = max(0.0, ev.start / 1000), min(duration, ev.end / 1000)
+    for a, b, text in subs:
+        text = text.strip()
+        a, b = max(0.0, a), min(duration, b)
         if text and b > a:
             cues.append(Cue(round(start + a, 3), round(start + b, 3), text))
     return tuple(cues)

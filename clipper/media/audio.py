@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import wave
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,13 +18,21 @@ from .ffmpeg import run_ffmpeg
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+# What ffmpeg says when it skips damaged data (a demuxer resyncing, a decoder concealing).
+_DAMAGE = re.compile(r"changing packet size|corrupt|invalid data|error while decoding|concealing|"
+                     r"non[- ]monoton|missing picture|decode_slice|skipping", re.IGNORECASE)
 
 
 def extract_audio_argv(source: str | Path, dest: str | Path, start: float = 0.0,
-                       seconds: float | None = None) -> list[str]:
-    """16 kHz mono PCM WAV of the first audio track, optionally of [start, start + seconds)."""
+                       seconds: float | None = None, track: int = 0) -> list[str]:
+    """16 kHz mono PCM WAV of an audio track (the first by default), optionally of [start, start + seconds).
+
+    The WAV starts at the file's start even when the sound starts later (silence is put in
+    front), so a word's time in the WAV is its time in the source, where clips are cut.
+    """
     span = (["-ss", f"{start:.3f}"] if start else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(source), "-map", "0:a:0", "-vn",
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(source), "-map", f"0:a:{track}", "-vn",
+            "-af", "aresample=async=1:first_pts=0",
             "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(dest)]
 
 
@@ -32,8 +41,16 @@ def extract_audio(info: MediaInfo, dest: Path, on_progress: Callable[[float], No
     if not info.has_audio:
         raise NoAudioError("has no audio track: there is no speech to clip", path=info.path)
     tmp = dest.with_name(dest.name + ".part")
+    if info.audio_tracks > 1:
+        log.info("%s: %d audio tracks; transcribing and clipping track %d (the default one)",
+                 info.path, info.audio_tracks, info.audio_track)
     try:
-        run_ffmpeg(extract_audio_argv(info.path, tmp), what="audio extraction failed", on_progress=on_progress)
+        stderr = run_ffmpeg(extract_audio_argv(info.path, tmp, track=info.audio_track),
+                            what="audio extraction failed", on_progress=on_progress)
+        damage = next((ln.strip() for ln in stderr.splitlines() if _DAMAGE.search(ln)), None)
+        if damage:
+            log.warning("%s: damaged data in the recording was skipped; the rest is clipped (ffmpeg: %s)",
+                        info.path, damage)
         got = wav_duration(tmp)
         if got < info.duration - max(2.0, 0.05 * info.duration):
             # Damaged in the middle, or cut short: clip what decodes, and say so.

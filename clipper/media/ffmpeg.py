@@ -2,12 +2,17 @@
 
 Commands are built elsewhere as argv lists (plain data, easy to test) and run here,
 with stderr captured so a failure becomes an FFmpegError naming what went wrong.
+
+Every file name reaches ffmpeg absolute (``safe_argv``, ``media_path``): a relative name
+such as ``live 20:00.mp4`` or ``a:b.mp4`` would be read as a protocol, ``-x.mp4`` as an
+option. Text that goes into a filter graph goes through ``filter_arg``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -26,13 +31,49 @@ def binary(name: str) -> str:
     return path
 
 
+_NOT_FILES = ("-", "pipe:", "pipe:0", "pipe:1", "pipe:2")
+
+
+def media_path(path: str | Path) -> str:
+    """A file name ffmpeg cannot misread: absolute, so never an option (``-x``) nor a
+    protocol (``a:b``). URLs (``scheme://``) are left as they are."""
+    text = os.fspath(path)
+    if text in _NOT_FILES or "://" in text:
+        return text
+    return os.path.abspath(text)
+
+
+def safe_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` with every input file (``-i X``, except a ``-f lavfi`` source) and the output
+    file (the last argument) made absolute by ``media_path``."""
+    out = list(argv)
+    fmt = None
+    for i in range(1, len(out)):
+        if out[i - 1] == "-f":
+            fmt = out[i]
+        elif out[i - 1] == "-i":
+            if fmt != "lavfi":
+                out[i] = media_path(out[i])
+            fmt = None
+    if len(out) > 2 and out[-2] != "-i":
+        out[-1] = media_path(out[-1])
+    return out
+
+
+def filter_arg(value: str) -> str:
+    """``value`` as one option value inside a filter graph (a file name, a text): escaped
+    for the option parser (``\\ ' :``), then for the graph parser (``\\ ' [ ] , ;``)."""
+    level1 = "".join("\\" + ch if ch in "\\':" else ch for ch in value)
+    return "".join("\\" + ch if ch in "\\'[],;" else ch for ch in level1)
+
+
 def run_ffmpeg(argv: Sequence[str], *, cwd: Path | None = None, what: str = "ffmpeg failed",
                on_progress: Callable[[float], None] | None = None) -> str:
     """Run an ffmpeg argv (argv[0] == "ffmpeg"); return stderr. Raise FFmpegError on failure.
 
     With ``on_progress``, ffmpeg reports its output time (seconds) as it goes.
     """
-    full = [binary(argv[0]), *argv[1:]]
+    full = [binary(argv[0]), *safe_argv(argv)[1:]]
     if on_progress is not None:
         full[1:1] = ["-progress", "pipe:1", "-nostats"]
     log.debug("run: %s", " ".join(full))
@@ -57,7 +98,7 @@ def run_ffmpeg(argv: Sequence[str], *, cwd: Path | None = None, what: str = "ffm
 def ffprobe_json(path: Path, *extra: str) -> dict[str, Any]:
     """ffprobe's JSON for a file; FFmpegError (with ffprobe's own reason) if it cannot be read."""
     argv = [binary("ffprobe"), "-v", "error", "-print_format", "json", "-show_format",
-            "-show_streams", *extra, str(path)]
+            "-show_streams", *extra, media_path(path)]
     proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
     if proc.returncode != 0:
         raise FFmpegError("ffprobe cannot read it", argv=argv,

@@ -24,15 +24,18 @@ def _gain_chain(gain_db: float) -> str:
     return f"volume={gain_db:.2f}dB,alimiter=limit={10 ** (TRUE_PEAK / 20):.4f}:level=disabled"
 
 
-def measure_argv(source: Path, start: float, duration: float, target: float, gain_db: float | None = None) -> list[str]:
+def measure_argv(source: Path, start: float, duration: float, target: float, gain_db: float | None = None,
+                 track: int = 0) -> list[str]:
     pre = f"{_gain_chain(gain_db)}," if gain_db is not None else ""
     return ["ffmpeg", "-hide_banner", "-nostdin", "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(source),
-            "-map", "0:a:0", "-vn", "-af", f"{pre}loudnorm=I={target:g}:TP={TRUE_PEAK:g}:LRA={LRA:g}:print_format=json",
+            "-map", f"0:a:{track}", "-vn", "-af", f"{pre}loudnorm=I={target:g}:TP={TRUE_PEAK:g}:LRA={LRA:g}:print_format=json",
             "-f", "null", "-"]
 
 
-def _integrated(source: Path, start: float, duration: float, target: float, gain_db: float | None) -> float | None:
-    stderr = run_ffmpeg(measure_argv(source, start, duration, target, gain_db), what="measuring loudness failed")
+def _integrated(source: Path, start: float, duration: float, target: float, gain_db: float | None,
+                track: int = 0) -> float | None:
+    stderr = run_ffmpeg(measure_argv(source, start, duration, target, gain_db, track),
+                        what="measuring loudness failed")
     found = re.findall(r"\{[^{}]*\"input_i\"[^{}]*\}", stderr)
     if not found:
         return None
@@ -40,27 +43,29 @@ def _integrated(source: Path, start: float, duration: float, target: float, gain
     return value if value == value and abs(value) != float("inf") else None  # silence measures -inf
 
 
-def measure(source: Path, start: float, duration: float, target: float) -> dict[str, float]:
+def measure(source: Path, start: float, duration: float, target: float, track: int = 0) -> dict[str, float]:
     """The gain (dB) that brings this stretch to ``target`` LUFS through the limiter.
 
     The limiter takes some loudness off peaky speech, so the gain is checked on the limited
     signal and corrected, at most twice (each an audio-only pass: a fraction of a second).
     """
-    level = _integrated(source, start, duration, target, None)
+    level = _integrated(source, start, duration, target, None, track)
     if level is None:
         return {}
     gain = target - level
     for _ in range(2):
-        got = _integrated(source, start, duration, target, gain)
+        got = _integrated(source, start, duration, target, gain, track)
         if got is None or abs(got - target) < 0.3:
             break
         gain += target - got
     return {"input_i": level, "gain_db": round(gain, 2)}
 
 
-def audio_graph(cfg: RenderConfig, measured: dict[str, float] | None, music_input: int | None) -> str:
-    """From [0:a] to [a]: loudness, then the ducked music bed if any."""
-    chain = "[0:a]aresample=async=1:first_pts=0"  # against timestamps: no drift on variable-rate sources
+def audio_graph(cfg: RenderConfig, measured: dict[str, float] | None, music_input: int | None,
+                track: int = 0) -> str:
+    """From [0:a:track] to [a]: loudness, then the ducked music bed if any."""
+    source = f"[0:a:{track}]" if track else "[0:a]"
+    chain = source + "aresample=async=1:first_pts=0"  # against timestamps: no drift on variable-rate sources
     if cfg.loudness and measured:
         chain += "," + _gain_chain(measured["gain_db"])
     chain += f",aresample={cfg.audio_rate},aformat=channel_layouts=stereo"

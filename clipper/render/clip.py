@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..config import RenderConfig, tag_names
-from ..errors import RenderError
+from ..errors import InputError, RenderError
 from ..media.ffmpeg import run_ffmpeg
 from ..media.probe import probe
 from ..types import ClipSpec, MediaInfo, RenderedClip, Sentence, Transcript, Word
@@ -84,7 +84,8 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
     for what, path in (("logo", cfg.logo), ("music", cfg.music)):
         if path and not Path(path).expanduser().is_file():
             raise RenderError(f"render.{what}: no such file", path=path)
-    loudness = measure(Path(info.path), clip.start, clip.duration, cfg.loudness) if cfg.loudness else None
+    loudness = (measure(Path(info.path), clip.start, clip.duration, cfg.loudness, info.audio_track)
+                if cfg.loudness else None)
     crop_x = None
     if cfg.layout == "crop" and cfg.follow == "subject" and info.has_video:
         from .reframe import follow_subject
@@ -97,10 +98,20 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
         tmp = Path(tmp_name)
         write_subtitles(cues, cfg, tmp / SUBS_FILE, tmp / "subs.srt", duration=clip.duration, title=title)
         out = tmp / "clip.mp4"
-        argv = render_argv(info, clip.start, clip.duration, cfg, out, title=title or f"{clip.id} {clip.kind}",
-                           loudness=loudness, crop_x=crop_x, produce_id=produce_id)
-        run_ffmpeg(argv, cwd=tmp, what=f"rendering {clip.id} failed", on_progress=on_progress)
-        got = verify(out, clip, cfg)
+        for seek in (True, False):
+            argv = render_argv(info, clip.start, clip.duration, cfg, out, title=title or f"{clip.id} {clip.kind}",
+                               loudness=loudness, crop_x=crop_x, produce_id=produce_id, seek=seek)
+            run_ffmpeg(argv, cwd=tmp, what=f"rendering {clip.id} failed", on_progress=on_progress)
+            try:
+                got = verify(out, clip, cfg)
+                break
+            except RenderError as exc:
+                if not seek or not exc.context.get("short"):
+                    raise
+            # A damaged source that cannot be seeked into (a truncated MKV has lost its index)
+            # gives an empty or short clip: decode it from the start instead.
+            log.warning("%s: cannot seek to %.2fs (damaged index?); decoding %s from the start",
+                        info.path, clip.start, clip.id)
         cover = ""
         if cfg.cover:
             # The moment the first subtitle is fully up, title and all.
@@ -117,11 +128,23 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
 
 
 def verify(path: Path, clip: ClipSpec, cfg: RenderConfig) -> MediaInfo:
-    got = probe(path)
+    """The rendered clip's MediaInfo, or RenderError (``short`` in its context when it came out
+    empty or too short: what a source that cannot be seeked into gives)."""
+    try:
+        got = probe(path)
+    except InputError as exc:
+        raise RenderError(f"{clip.id}: the rendered file is unreadable ({exc.message})", short=True) from None
+    if got.duration < clip.duration - cfg.duration_tolerance:
+        raise RenderError(f"{clip.id}: rendered {got.duration:.2f}s, planned {clip.duration:.2f}s", short=True)
     if not got.has_video or not got.has_audio:
         raise RenderError(f"{clip.id}: rendered file lacks {'video' if not got.has_video else 'audio'}")
     if (got.width, got.height) != (cfg.width, cfg.height):
         raise RenderError(f"{clip.id}: rendered {got.width}x{got.height}, expected {cfg.width}x{cfg.height}")
     if abs(got.duration - clip.duration) > cfg.duration_tolerance:
         raise RenderError(f"{clip.id}: rendered {got.duration:.2f}s, planned {clip.duration:.2f}s")
+    if got.video_end and (got.video_start > cfg.duration_tolerance
+                          or got.video_end < got.duration - cfg.duration_tolerance):
+        # The source's picture stopped (or started late): never publish a frozen or missing picture.
+        raise RenderError(f"{clip.id}: the picture covers only {got.video_start:.2f}-{got.video_end:.2f}s "
+                          f"of {got.duration:.2f}s")
     return got

@@ -3,6 +3,7 @@ carrying the implicit AI label (``aigc.py``)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..config import RenderConfig
@@ -15,13 +16,15 @@ from .layout import video_graph
 
 def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfig, output: Path,
                 *, subtitles: bool = True, title: str = "", loudness: dict[str, float] | None = None,
-                crop_x: str | None = None, produce_id: str = "") -> list[str]:
+                crop_x: str | None = None, produce_id: str = "", seek: bool = True) -> list[str]:
     """``produce_id``: the clip's ProduceID in the AIGC label (``aigc.clip_produce_id``); when
-    not given, one is derived from the source path and the stretch, so a label is never empty."""
+    not given, one is derived from the source path and the stretch, so a label is never empty.
+    ``seek=False`` decodes the source from its start and cuts inside the graph: for a damaged
+    file that cannot be seeked into (a truncated MKV has no index)."""
     # -ss before -i seeks on the input: a clip near the end of a 3-hour file decodes only
     # from the nearest keyframe, and with re-encoding the cut is still frame-accurate.
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y",
-            "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(Path(info.path).resolve())]
+    span = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}"] if seek else ["-t", f"{start + duration:.3f}"]
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(Path(info.path).resolve())]
     n_inputs = 1
     if not info.has_video:
         argv += ["-f", "lavfi", "-t", f"{duration:.3f}",
@@ -36,7 +39,9 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
         music_input, n_inputs = n_inputs, n_inputs + 1
     graph = ";".join([video_graph(cfg, has_video=info.has_video, subtitles=subtitles, logo_input=logo_input,
                                   crop_x=crop_x),
-                      audio_graph(cfg, loudness, music_input)])
+                      audio_graph(cfg, loudness, music_input, info.audio_track)])
+    if not seek:
+        graph = _cut_in_graph(graph, start)
     argv += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
              "-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf), "-pix_fmt", "yuv420p",
              "-c:a", "aac", "-b:a", cfg.audio_bitrate, "-ar", str(cfg.audio_rate), "-ac", "2",
@@ -48,7 +53,14 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
     return argv
 
 
+def _cut_in_graph(graph: str, start: float) -> str:
+    """The source's streams trimmed to start at ``start`` where they enter the graph."""
+    graph = graph.replace("[0:v]", f"[0:v]trim=start={start:.3f},setpts=PTS-STARTPTS,")
+    return re.sub(r"\[0:a(?::\d+)?\]", lambda m: f"{m.group(0)}atrim=start={start:.3f},asetpts=PTS-STARTPTS,", graph)
+
+
 def cover_argv(clip_file: Path, at: float, output: Path) -> list[str]:
     """A JPEG cover: one frame of the finished clip (title and subtitles included)."""
+    # -update 1: one image, its name taken as it is (image2 would read "%d" in it as a pattern).
     return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-ss", f"{at:.3f}", "-i", str(clip_file),
-            "-frames:v", "1", "-q:v", "3", "-f", "image2", str(output)]
+            "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(output)]

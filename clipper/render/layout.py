@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..config import RenderConfig
+from ..media.ffmpeg import filter_arg
 
 SUBS_FILE = "subs.ass"  # ffmpeg runs in the folder holding it: no path escaping in the graph
 _CORNERS = {"top-left": ("M", "M"), "top-right": ("W-w-M", "M"), "bottom-left": ("M", "H-h-M"),
@@ -34,7 +35,7 @@ def video_graph(cfg: RenderConfig, *, has_video: bool, subtitles: bool = True, l
         last = "withlogo"
     tail = f"fps={cfg.fps:g},format=yuv420p"
     if subtitles:
-        tail += f",subtitles=f={SUBS_FILE}"
+        tail += f",subtitles=f={filter_arg(SUBS_FILE)}"
     parts.append(f"[{last}]{tail}[v]")
     return ";".join(parts)
 

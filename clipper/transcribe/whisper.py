@@ -50,8 +50,6 @@ class ChunkResult:
 
 def load_model(cfg: TranscribeConfig):
     """A faster-whisper model, or ModelError with one clear line."""
-    from faster_whisper import WhisperModel
-
     where = resolve(cfg.model)
     device = cfg.device
     if device == "auto":
@@ -63,13 +61,48 @@ def load_model(cfg: TranscribeConfig):
         compute = "int8"  # float16 does not run on CPU; int8 is the fast CPU path
     threads = cfg.threads or (os.cpu_count() or 1)
     try:
-        return WhisperModel(where, device=device, compute_type=compute, cpu_threads=threads)
+        model = _whisper(where, _stamp(where), device, compute, threads)
     except Exception as exc:  # noqa: BLE001 - hub, disk and CTranslate2 errors all mean "cannot load"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if not Path(where).exists():
             raise ModelError(f"cannot fetch Whisper model '{cfg.model}' from the hub "
                              f"(offline or unknown id): {reason}") from None
         raise ModelError(f"cannot load Whisper model '{cfg.model}' from {where}: {reason}") from None
+    if cfg.vad:
+        _load_vad()
+    return model
+
+
+@lru_cache(maxsize=1)
+def _whisper(where: str, stamp: tuple[int, int], device: str, compute: str, threads: int):
+    """The last model loaded stays loaded: Pipelines made one after another in a process (the
+    Python API, a service) share it. ``stamp`` makes a replaced model.bin load afresh."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(where, device=device, compute_type=compute, cpu_threads=threads)
+
+
+def _stamp(where: str) -> tuple[int, int]:
+    try:
+        st = (Path(where) / "model.bin").stat()
+        return st.st_size, st.st_mtime_ns
+    except OSError:
+        return 0, 0   # a hub id
+
+
+def _load_vad() -> None:
+    """Load the VAD (onnxruntime and Silero) with the model, not lazily inside the first window:
+    an import interrupted there (Ctrl-C) would surface as "requires the onnxruntime package"."""
+    try:
+        import onnxruntime  # noqa: F401
+        from faster_whisper.vad import get_vad_model
+    except ImportError as exc:
+        raise ModelError(f"the VAD filter needs onnxruntime ({exc}): pip install onnxruntime, "
+                         "or set transcribe.vad = false") from None
+    try:
+        get_vad_model()
+    except Exception as exc:  # noqa: BLE001 - a damaged model asset or runtime
+        raise ModelError(f"cannot load the VAD model: {exc}") from None
 
 
 def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str | None = None,
