@@ -1,0 +1,269 @@
+"""The bad-input corpus (scripts/make_bad_inputs.py): every case through the real command line.
+
+Each case checks its exit code, its one-line message (never a traceback), and that nothing
+half-written or unlisted is left behind. Most run in this process (click's CliRunner: the
+Whisper model loads once); the two that need a process of their own (a second run while the
+first holds the folder, Ctrl-C) run ``python -m clipper.cli``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import make_bad_inputs
+from clipper.cli import main
+
+CASES = {case["name"]: case for case in make_bad_inputs.CASES}
+
+
+@pytest.fixture(scope="session")
+def corpus(sample_stream) -> Path:
+    """The corpus, built once and kept between sessions (rebuilt when its VERSION changes)."""
+    dest = Path(tempfile.gettempdir()) / f"clipper-bad-inputs-v{make_bad_inputs.VERSION}"
+    if not (dest / "cases.json").is_file():
+        building = Path(tempfile.mkdtemp(prefix=".clipper-bad-inputs-", dir=dest.parent))
+        make_bad_inputs.build(building, sample_stream)
+        try:
+            building.rename(dest)
+        except OSError:   # another session finished first
+            shutil.rmtree(building, ignore_errors=True)
+    make_bad_inputs.build(dest, sample_stream)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def base_run(corpus, tmp_path_factory) -> Path:
+    """A finished run of the plain speech piece, copied by the cases that damage a run."""
+    out = tmp_path_factory.mktemp("base") / "out"
+    result = CliRunner().invoke(main, ["run", str(corpus / "s6.mp4"), "--out", str(out),
+                                       "--config", str(corpus / "cheap.toml")])
+    assert result.exit_code == 0, result.output + result.stderr
+    return out
+
+
+_HELD: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _release_locks():
+    yield
+    while _HELD:
+        _HELD.pop().release()
+
+
+def _fill(args: list[str], values: dict[str, str]) -> list[str]:
+    out = []
+    for a in args:
+        for key, value in values.items():
+            a = a.replace("{" + key + "}", value)
+        out.append(a)
+    return out
+
+
+def _setup(ops: list[list[Any]], tmp: Path, base_run_dir) -> None:
+    for op, *params in ops:
+        if op == "base_run":
+            shutil.copytree(base_run_dir(), tmp / "out", symlinks=True)
+            continue
+        path = tmp / params[0]
+        if op == "file":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(params[1])
+        elif op == "dir":
+            path.unlink(missing_ok=True)
+            path.mkdir(parents=True)
+        elif op == "garbage":
+            path.write_bytes(b"\x00\xff\xfe not json {" + os.urandom(256))
+        elif op == "json":
+            path.write_text(json.dumps(params[1]))
+        elif op == "rm":
+            path.unlink()
+        elif op == "hold_lock":   # as a run in progress does
+            from clipper.workspace import FolderLock
+
+            _HELD.append(FolderLock(path))
+        elif op == "truncated_model":
+            from clipper.transcribe.models import resolve
+
+            shutil.copytree(resolve("tiny.en"), path, ignore=shutil.ignore_patterns("model.bin"))
+            with open(Path(resolve("tiny.en")) / "model.bin", "rb") as fh:
+                (path / "model.bin").write_bytes(fh.read(1 << 20))
+        else:
+            raise ValueError(op)
+
+
+def _get(data: Any, path: str) -> list[Any]:
+    """Values at a dotted path; ``*`` takes every item of a list."""
+    values = [data]
+    for part in path.split("."):
+        nxt = []
+        for v in values:
+            if part == "*":
+                nxt.extend(v)
+            elif isinstance(v, list):
+                nxt.append(v[int(part)])
+            else:
+                nxt.append(v[part])
+        values = nxt
+    return values
+
+
+_OPS = {"==": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
+        ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "contains": lambda a, b: b in a}
+
+
+def check_outcome(case: dict[str, Any], tmp: Path, code: int, stdout: str, stderr: str, log_text: str,
+                  out: Path | None = None) -> str:
+    """Assert the case's expectations; returns what happened, in a few words, for the table."""
+    want = case["expect"]
+    got = f"exit {code}"
+    assert "Traceback" not in stderr, stderr
+    assert code == want["exit"], f"exit {code}, expected {want['exit']}\n{stdout}\n{stderr}"
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    if code != 0:
+        assert len(lines) == 1, stderr
+        assert lines[0].startswith("clipper: error:" if code != 130 else "clipper: interrupted"), stderr
+        assert want["message"] in lines[0], lines[0]
+        got = lines[0]
+    elif "message" in want:
+        assert want["message"] in log_text + stderr, f"{want['message']!r} not logged:\n{log_text}{stderr}"
+    if "output" in want:
+        assert want["output"] in stdout + stderr
+    out = out or tmp / "out"
+    manifest = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").is_file() else None
+    if code == 0 and "clips" in want:
+        assert manifest is not None, "a successful run writes manifest.json"
+        n = len(manifest["clips"])
+        assert n >= want["clips"], f"{n} clips, expected at least {want['clips']}: {manifest['dropped']}"
+        if "max_clips" in want:
+            assert n <= want["max_clips"], f"{n} clips, expected at most {want['max_clips']}"
+        got = f"exit 0, {n} clips"
+    for path, op, value in want.get("manifest", []):
+        values = _get(manifest, path)
+        assert values, f"nothing at {path}"
+        assert all(_OPS[op](v, value) for v in values), f"{path} = {values}, expected {op} {value!r}"
+    if "labels" in want:
+        rows = [json.loads(ln) for ln in (tmp / "labels.jsonl").read_text().splitlines()]
+        assert {r["id"]: r["label"] for r in rows} == want["labels"]
+        got = f"exit 0, {len(rows)} rows labelled"
+    if "json" in want:
+        name, key, value = want["json"]
+        assert json.loads((tmp / name).read_text())[key] == value
+        got = f"exit 0, {key} kept as typed"
+    for pattern in want.get("exists", []):
+        assert list(tmp.glob(pattern)) or (tmp / pattern).exists(), f"{pattern} missing"
+    for pattern in want.get("absent", []):
+        assert not (tmp / pattern).exists(), f"{pattern} should not exist"
+    # Nothing half-written, nothing unlisted.
+    leftovers = [p for p in tmp.rglob("*") if p.name.endswith((".tmp", ".part"))
+                 or (p.parent.name == "clips" and p.name.startswith(".c"))]
+    assert not leftovers, leftovers
+    for clips in tmp.rglob("clips"):
+        if not clips.is_dir() or not (clips.parent / "manifest.json").is_file():
+            assert not clips.is_dir() or not list(clips.glob("*.mp4")), "clips without a manifest"
+            continue
+        listed = {c["file"] for c in json.loads((clips.parent / "manifest.json").read_text())["clips"]}
+        on_disk = {f"clips/{p.name}" for p in clips.glob("*.mp4")}
+        assert on_disk == listed, (on_disk, listed)
+    return got
+
+
+@pytest.fixture
+def base_run_dir(request):
+    return lambda: request.getfixturevalue("base_run")
+
+
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.get("mode") is None])
+def test_case(name, corpus, tmp_path, base_run_dir, monkeypatch, caplog):
+    case = CASES[name]
+    _setup(case.get("setup", []), tmp_path, base_run_dir)
+    src = case["file"] if case.get("cwd") else str(corpus / case["file"])
+    if case.get("cwd"):
+        monkeypatch.chdir(corpus)
+    args = _fill(case.get("args", make_bad_inputs.RUN), {
+        "src": src, "out": str(tmp_path / "out"), "tmp": str(tmp_path), "corpus": str(corpus),
+        "cfg": str(corpus / "cheap.toml"), "cfg_cover": str(corpus / "cheap-cover.toml")})
+    caplog.set_level(logging.WARNING)
+    result = CliRunner().invoke(main, args)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    out = Path(args[args.index("--out") + 1]) if args[0] == "run" and "--out" in args else None
+    got = check_outcome(case, tmp_path, result.exit_code, result.stdout, result.stderr, caplog.text, out)
+    print(f"| {name} | {case['expect']} | {got} |")
+
+
+def _clipper(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "clipper.cli", *args], cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def test_two_runs_on_one_folder(corpus, tmp_path):
+    """An overlapping cron job: while one run holds the folder a second is refused at once (exit 6),
+    and the first finishes as if alone. (The lock is an flock: a second open file, as in another
+    process, is refused the same way, so both runs can live in this process.)"""
+    from clipper import Pipeline, load_config
+
+    case = CASES["two_runs_one_folder"]
+    out = tmp_path / "out"
+    holding, release = threading.Event(), threading.Event()
+    pipeline = Pipeline(load_config(corpus / "cheap.toml"))
+    real_transcribe = pipeline.transcribe
+
+    def transcribe_slowly(*args, **kwargs):   # the first run, caught holding the folder
+        holding.set()
+        assert release.wait(60)
+        return real_transcribe(*args, **kwargs)
+
+    pipeline.transcribe = transcribe_slowly
+    result: dict[str, Any] = {}
+    first = threading.Thread(target=lambda: result.update(run=pipeline.run(corpus / case["file"], out)))
+    first.start()
+    try:
+        assert holding.wait(60)
+        second = CliRunner().invoke(main, ["run", str(corpus / case["file"]), "--out", str(out),
+                                           "--config", str(corpus / "cheap.toml")])
+    finally:
+        release.set()
+        first.join(120)
+    check_outcome(case, tmp_path / "second", second.exit_code, second.stdout, second.stderr, "")
+    manifest = result["run"].manifest
+    assert manifest["clips"] and sorted(p.name for p in (out / "clips").glob("*.mp4")) == \
+        sorted(Path(c["file"]).name for c in manifest["clips"])
+    again = CliRunner().invoke(main, ["run", str(corpus / case["file"]), "--out", str(out),
+                                      "--config", str(corpus / "cheap.toml")])
+    assert again.exit_code == 0, again.stderr   # the lock went with the first run
+
+
+def test_sigint_while_transcribing(corpus, tmp_path):
+    """Ctrl-C in the first transcription window: "interrupted", exit 130, and the next run finishes."""
+    case = CASES["sigint_while_transcribing"]
+    out = tmp_path / "out"
+    args = ["-v", "run", str(corpus / case["file"]), "--out", str(out), "--config", str(corpus / "cheap.toml")]
+    proc = _clipper(*args, cwd=tmp_path)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if case["at"] in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest = proc.communicate(timeout=60)[1]
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "clipper: interrupted", stderr
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    again = CliRunner().invoke(main, args[1:])
+    assert again.exit_code == 0, again.stderr
