@@ -294,6 +294,47 @@ def review(run_dir: str, host: str, port: int, token: str | None, config_file: s
 
 
 @main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="Output folder: one sub-folder per source.")
+@_config
+@_language
+@_model
+@click.option("--preset", help="Platform preset for every stream.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool here; ray: tasks on a Ray cluster (pip install 'clipper[ray]').")
+@click.option("--address", help="Ray cluster address (default: start a local Ray instance).")
+@click.option("--workers", type=click.IntRange(0, 256), default=0,
+              help="Streams worked on at once (local: processes; ray: CPUs of a local instance). 0: one / all.")
+def batch(sources: tuple[str, ...], out_dir: str, config_file: str | None, language: str | None, model: str | None,
+          preset: str | None, engine: str, address: str | None, workers: int) -> None:
+    """Clip many SOURCES into OUT/<name>/: transcription and rendering as separate tasks."""
+    from .batch import plan_batch, run_batch
+
+    config = load_config(config_file, _overrides(language, model, None, None), preset=preset)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise WorkspaceError("output path exists and is not a folder", path=str(out))
+    items = plan_batch(sources, out)
+    total = len(items)
+    done = {"n": 0}
+
+    def on_event(item, what: str) -> None:
+        if what.startswith(("rendered", "failed")):
+            done["n"] += 1
+        click.echo(f"[{done['n']}/{total}] {item.source.name}: {what}", err=True)
+
+    results = run_batch(items, config, engine=engine, workers=workers, address=address, on_event=on_event)
+    for r in results:
+        state = f"{r.clips} clips" if r.ok else f"error: {r.error}"
+        click.echo(f"{r.out_dir}  {state}")
+    failed = [r for r in results if not r.ok]
+    click.echo(f"{total - len(failed)} of {total} streams clipped into {out}")
+    if failed:
+        # The first failure's code: a batch that failed on bad input says so like a run would.
+        sys.exit(failed[0].exit_code or 1)
+
+
+@main.command()
 @click.argument("inbox", type=click.Path(file_okay=False))
 @click.option("--out", "outbox", required=True, type=click.Path(file_okay=False), help="Output folder (OUTBOX).")
 @_config

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import tomllib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -372,8 +373,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 
 def load_cues() -> Cues:
-    path = configs_dir() / "cues.toml"
-    return _validate(Cues, _read_toml(path), str(path))
+    return _load_file(Cues, configs_dir() / "cues.toml")
 
 
 def available_categories() -> list[str]:
@@ -389,9 +389,28 @@ def load_category(name_or_path: str) -> Category:
             raise ConfigError(
                 f"unknown category '{name_or_path}' (known: {', '.join(available_categories())})"
             )
-    return _validate(Category, _read_toml(path), str(path))
+    return _load_file(Category, path)
 
 
 def tag_names() -> dict[str, dict[str, str]]:
     """Display names of tags ({"fabric": {"zh": "面料", "en": "Fabric"}}) for titles."""
-    return _read_toml(configs_dir() / "tags.toml")
+    return copy.deepcopy(_load_file(None, configs_dir() / "tags.toml"))
+
+
+def _load_file(model: type[BaseModel] | None, path: Path) -> Any:
+    """A validated TOML file, parsed once per version of the file.
+
+    Cue words and categories are read for every sentence the rules look at; parsing the
+    TOML each time cost more than the classification (tens of thousands of parses in training).
+    """
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = -1          # missing: _read_toml raises the ConfigError
+    return _cached_file(model, str(path), stamp)
+
+
+@lru_cache(maxsize=64)
+def _cached_file(model: type[BaseModel] | None, path: str, _stamp: int) -> Any:
+    data = _read_toml(Path(path))
+    return data if model is None else _validate(model, data, path)

@@ -133,14 +133,25 @@ class Pipeline:
             timings[stage] = round(now - clock, 3)
             clock = now
 
+        info, ws = self._open(source, out_dir)
+        with FolderLock(ws.out_dir, "run.lock", "clipper run"):
+            return self._run(info, ws, timings, reused, lap)
+
+    def analyse(self, source: str | Path, out_dir: str | Path) -> CutPlan:
+        """Everything up to the cut plan, saved in the work folder; ``rerender`` then makes
+        the clips. ``clipper batch`` runs the two as separate tasks (a GPU worker can
+        transcribe the next stream while CPU workers render this one)."""
+        info, ws = self._open(source, out_dir)
+        with FolderLock(ws.out_dir, "run.lock", "clipper run"):
+            return self._analyse(info, ws, {}, [], lambda _stage: None).plan
+
+    def _open(self, source: str | Path, out_dir: str | Path) -> tuple[MediaInfo, Workspace]:
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise WorkspaceError("output path exists and is not a folder", path=str(out))
         self.preflight()
         info = self.probe(source)
-        ws = Workspace(out)
-        with FolderLock(out, "run.lock", "clipper run"):
-            return self._run(info, ws, timings, reused, lap)
+        return info, Workspace(out)
 
     def preflight(self) -> None:
         """Settings that name things outside clipper (font, logo, music), checked before any work."""
@@ -155,6 +166,25 @@ class Pipeline:
 
     def _run(self, info: MediaInfo, ws: Workspace, timings: dict[str, float], reused: list[str],
              lap: Callable[[str], None]) -> RunResult:
+        a = self._analyse(info, ws, timings, reused, lap)
+        out, cfg = ws.out_dir, self.config
+        transcript, sentences, segmentation, plan = a.transcript, a.sentences, a.segmentation, a.plan
+        reviewed = apply_review(plan, ReviewStore(out).load(), transcript, sentences.sentences, a.shots.cuts, cfg.plan)
+        rendered, reused_clips = self._render_all(info, transcript, sentences, reviewed.plan, ws, a.fp)
+        if reused_clips:
+            reused.append(f"{reused_clips} clips")
+        lap("render")
+
+        manifest = build_manifest(info, transcript.language, reviewed.plan, rendered, segmentation,
+                                  extra={"timings": timings, "model": transcript.model,
+                                         "rejected": list(reviewed.rejected)}, review=reviewed.review)
+        manifest_path = write_manifest(manifest, out)
+        write_timeline(out, best_effort=True)   # DIR/timeline.otio; a failure is a warning, the clips are safe
+        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, reviewed.plan,
+                         tuple(rendered), timings, tuple(reused))
+
+    def _analyse(self, info: MediaInfo, ws: Workspace, timings: dict[str, float], reused: list[str],
+                 lap: Callable[[str], None]) -> "_Analysis":
         cfg = self.config
         out = ws.out_dir
         make_folder(out / "clips", "clips folder")   # a stray file named clips fails now, not after transcribing
@@ -215,20 +245,7 @@ class Pipeline:
         self.checkpoint()
         if not plan.clips:
             log.warning("%s: no %s found: no clips written", info.path, " or ".join(kinds))
-
-        reviewed = apply_review(plan, ReviewStore(out).load(), transcript, sentences.sentences, shots.cuts, cfg.plan)
-        rendered, reused_clips = self._render_all(info, transcript, sentences, reviewed.plan, ws, fp)
-        if reused_clips:
-            reused.append(f"{reused_clips} clips")
-        lap("render")
-
-        manifest = build_manifest(info, transcript.language, reviewed.plan, rendered, segmentation,
-                                  extra={"timings": timings, "model": transcript.model,
-                                         "rejected": list(reviewed.rejected)}, review=reviewed.review)
-        manifest_path = write_manifest(manifest, out)
-        write_timeline(out, best_effort=True)   # DIR/timeline.otio; a failure is a warning, the clips are safe
-        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, reviewed.plan,
-                         tuple(rendered), timings, tuple(reused))
+        return _Analysis(fp, transcript, sentences, segmentation, shots, plan)
 
     def rerender(self, out_dir: str | Path, approved_only: bool = False,
                  only: set[str] | None = None) -> RunResult:
@@ -367,6 +384,16 @@ def _wav_ok(path: Path) -> bool:
 
 
 @dataclass(frozen=True)
+class _Analysis:
+    fp: str
+    transcript: Transcript
+    sentences: SentenceList
+    segmentation: Segmentation
+    shots: Shots
+    plan: CutPlan
+
+
+@dataclass(frozen=True)
 class SavedRun:
     """A finished run's stages, read back from its work folder."""
 
@@ -383,8 +410,8 @@ class SavedRun:
 def load_run(out_dir: str | Path) -> SavedRun:
     """The saved stages of the run in ``out_dir``; a clear error when it has none."""
     out = Path(out_dir)
-    if not (out / ".clipper").is_dir() or not (out / "manifest.json").is_file():
-        raise WorkspaceError("not a finished clipper run (no manifest.json and .clipper/): run `clipper run` first",
+    if not (out / ".clipper" / "plan.json").is_file():
+        raise WorkspaceError("not a clipper run (no saved plan in .clipper/): run `clipper run` first",
                              path=str(out))
     ws = Workspace(out)
     config_path = ws.path("config.json")
