@@ -181,6 +181,18 @@ def check_outcome(case: dict[str, Any], tmp: Path, code: int, stdout: str, stder
     return got
 
 
+def describe(want: dict[str, Any]) -> str:
+    """An expectation in a few words."""
+    parts = [f"exit {want['exit']}"]
+    if want.get("message"):
+        parts.append(repr(want["message"]))
+    if "clips" in want:
+        parts.append(f"{want['clips']} clips" if want.get("max_clips") == want["clips"] else f">= {want['clips']} clips")
+    parts += [f"{path} {op} {value!r}" for path, op, value in want.get("manifest", [])]
+    parts += [f"{p} exists" for p in want.get("exists", [])]
+    return ", ".join(parts)
+
+
 @pytest.fixture
 def base_run_dir(request):
     return lambda: request.getfixturevalue("base_run")
@@ -202,7 +214,7 @@ def test_case(name, corpus, tmp_path, base_run_dir, monkeypatch, caplog):
         raise result.exception
     out = Path(args[args.index("--out") + 1]) if args[0] == "run" and "--out" in args else None
     got = check_outcome(case, tmp_path, result.exit_code, result.stdout, result.stderr, caplog.text, out)
-    print(f"| {name} | {case['expect']} | {got} |")
+    print(f"| {name} | {describe(case['expect'])} | {got} |")   # the table of pytest -s
 
 
 def _clipper(*args: str, cwd: Path) -> subprocess.Popen:
@@ -238,7 +250,9 @@ def test_two_runs_on_one_folder(corpus, tmp_path):
     finally:
         release.set()
         first.join(120)
-    check_outcome(case, tmp_path / "second", second.exit_code, second.stdout, second.stderr, "")
+    got = check_outcome(case, tmp_path / "second", second.exit_code, second.stdout, second.stderr, "")
+    print(f"| two_runs_one_folder | {describe(case['expect'])} | {got}; the first: exit 0, "
+          f"{len(result['run'].manifest['clips'])} clips |")
     manifest = result["run"].manifest
     assert manifest["clips"] and sorted(p.name for p in (out / "clips").glob("*.mp4")) == \
         sorted(Path(c["file"]).name for c in manifest["clips"])
@@ -267,3 +281,5 @@ def test_sigint_while_transcribing(corpus, tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
     again = CliRunner().invoke(main, args[1:])
     assert again.exit_code == 0, again.stderr
+    print(f"| sigint_while_transcribing | {describe(case['expect'])} | exit 130, 'clipper: interrupted'; "
+          f"the next run: exit 0 |")
