@@ -58,6 +58,7 @@ class TranscribeConfig(_Strict):
     device: Literal["cpu", "cuda", "auto"]
     compute_type: COMPUTE_TYPES
     beam_size: int = Field(ge=1, le=10)
+    batch_size: int = Field(ge=1, le=256)
     vad: bool
     chunk_seconds: float = Field(ge=30)
     threads: int = Field(ge=0)
@@ -159,6 +160,7 @@ class RenderConfig(_Strict):
     fps: float = Field(gt=0, le=120)
     crf: int = Field(ge=0, le=51)
     preset: X264_PRESETS
+    encoder: Literal["auto", "x264", "nvenc"]
     audio_bitrate: str = Field(pattern=r"^[0-9]+(\.[0-9]+)?[kKM]?$")
     audio_rate: int
     # An ffmpeg colour (a name, 0xRRGGBB or #RRGGBB, optional @alpha): it goes into a filter graph.

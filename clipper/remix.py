@@ -26,6 +26,7 @@ from .errors import ConfigError, RenderError
 from .media.ffmpeg import filter_arg, run_ffmpeg
 from .media.probe import probe
 from .render.aigc import aigc_label, mp4_metadata_argv, produce_id, remix_produce_id
+from .render.encoder import video_codec_argv
 from .render.fonts import check_coverage
 from .render.subtitles import ass_text, read_srt, write_srt
 from .workspace import write_json_atomic
@@ -142,7 +143,7 @@ def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, 
                      "[voice][ducked]amix=inputs=2:duration=first:normalize=0[aout]")
         a = "aout"
     argv += ["-filter_complex", ";".join(parts), "-map", f"[{v}]", "-map", f"[{a}]",
-             "-c:v", "libx264", "-preset", r.preset, "-crf", str(r.crf), "-pix_fmt", "yuv420p",
+             *video_codec_argv(r),
              "-c:a", "aac", "-b:a", r.audio_bitrate]
     argv += mp4_metadata_argv(r, content_id or produce_id("remix-argv", [spec for spec, _ in inputs], transition))
     argv += ["-f", "mp4", str(output)]

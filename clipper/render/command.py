@@ -11,6 +11,7 @@ from ..types import MediaInfo
 from .aigc import mp4_metadata_argv
 from .aigc import produce_id as make_produce_id
 from .audio import audio_graph
+from .encoder import video_codec_argv
 from .layout import video_graph
 
 
@@ -43,7 +44,7 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
     if not seek:
         graph = _cut_in_graph(graph, start)
     argv += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
-             "-c:v", "libx264", "-preset", cfg.preset, "-crf", str(cfg.crf), "-pix_fmt", "yuv420p",
+             *video_codec_argv(cfg),
              "-c:a", "aac", "-b:a", cfg.audio_bitrate, "-ar", str(cfg.audio_rate), "-ac", "2",
              "-t", f"{duration:.3f}"]
     argv += mp4_metadata_argv(cfg, produce_id or make_produce_id("argv", info.path, f"{start:.3f}", f"{duration:.3f}"))

@@ -51,14 +51,7 @@ class ChunkResult:
 def load_model(cfg: TranscribeConfig):
     """A faster-whisper model, or ModelError with one clear line."""
     where = resolve(cfg.model)
-    device = cfg.device
-    if device == "auto":
-        import ctranslate2
-
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    compute = cfg.compute_type
-    if device == "cpu" and "float16" in compute:
-        compute = "int8"  # float16 does not run on CPU; int8 is the fast CPU path
+    device, compute = runtime(cfg, _cuda_devices() if cfg.device == "auto" else 0)
     threads = cfg.threads or (os.cpu_count() or 1)
     try:
         model = _whisper(where, _stamp(where), device, compute, threads)
@@ -71,6 +64,44 @@ def load_model(cfg: TranscribeConfig):
     if cfg.vad:
         _load_vad()
     return model
+
+
+def runtime(cfg: TranscribeConfig, cuda_devices: int) -> tuple[str, str]:
+    """(device, compute type) for the settings on a machine with ``cuda_devices`` GPUs (pure).
+
+    auto -> CUDA when there is a GPU; compute auto -> float16 on CUDA, int8 on the CPU (where
+    float16 does not run and int8 is the fast path).
+    """
+    device = cfg.device if cfg.device != "auto" else ("cuda" if cuda_devices > 0 else "cpu")
+    compute = cfg.compute_type
+    if compute == "auto":
+        compute = "float16" if device == "cuda" else "int8"
+    elif device == "cpu" and "float16" in compute:
+        compute = "int8"
+    return device, compute
+
+
+def _cuda_devices() -> int:
+    from ..render.encoder import cuda_devices
+
+    return cuda_devices()
+
+
+def decode_options(cfg: TranscribeConfig, device: str) -> dict:
+    """Arguments for the recogniser's transcribe call beyond the audio and language (pure).
+
+    On CUDA, faster-whisper's batched pipeline decodes ``batch_size`` stretches of speech at
+    once (its VAD splits the window); on the CPU the sequential decoder is as fast and keeps
+    the previous behaviour.
+    """
+    options = {"beam_size": cfg.beam_size, "word_timestamps": True, "vad_filter": cfg.vad,
+               "condition_on_previous_text": False}
+    if device == "cuda":
+        options["batch_size"] = cfg.batch_size
+        options["vad_filter"] = True       # the batched pipeline cuts the audio at VAD pauses
+    else:
+        options["vad_parameters"] = {"min_silence_duration_ms": 500}
+    return options
 
 
 @lru_cache(maxsize=1)
@@ -154,11 +185,15 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
     prompt = cfg.prompt_zh if lang == "zh" and cfg.prompt_zh else None
     convert = _zh_converter(cfg.zh_script) if lang in ("zh", "yue") else None
     try:
-        segments, info = model.transcribe(
-            audio, language=lang, beam_size=cfg.beam_size, word_timestamps=True,
-            vad_filter=cfg.vad, vad_parameters={"min_silence_duration_ms": 500},
-            initial_prompt=prompt, condition_on_previous_text=False,
-        )
+        device = getattr(getattr(model, "model", None), "device", "cpu")
+        options = decode_options(cfg, device)
+        if "batch_size" in options:
+            from faster_whisper import BatchedInferencePipeline
+
+            segments, info = BatchedInferencePipeline(model).transcribe(audio, language=lang, initial_prompt=prompt,
+                                                                         **options)
+        else:
+            segments, info = model.transcribe(audio, language=lang, initial_prompt=prompt, **options)
         words: list[Word] = []
         segs: list[tuple[float, float, str, int]] = []
         for seg in segments:
