@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .export import write_timeline
 from .manifest import build_manifest, write_manifest
@@ -38,6 +38,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MIN_NEW_AUDIO = 6.0     # seconds of new audio worth a pass
 TAIL_SEARCH = 4.0       # the pass ends at the quietest point of the last few seconds
+
+
+def settled(clip: ClipSpec, transcribed_until: float, last_speech: float, settle: float) -> bool:
+    """Is a clip's selling point complete: speech went on for ``settle`` seconds past its end
+    (the recogniser has heard that far, and some sentence ends after the clip)?"""
+    return transcribed_until - clip.end >= settle and last_speech > clip.end
+
+
+def clips_to_publish(planned: Sequence[ClipSpec], published: Sequence[ClipSpec], transcribed_until: float,
+                     last_speech: float, settle: float, final: bool) -> list[ClipSpec]:
+    """The planned clips to publish now, in order, with the ids they are published under.
+
+    Published clips never change: a planned clip that starts before the end of the last one
+    published (the same selling point planned again, or one overlapping it) is passed over,
+    and numbering goes on after them. A clip goes out once settled (or when the recording is
+    complete, ``final``); the first that is not stops the list, as later ones are not either.
+    """
+    cursor = published[-1].end if published else 0.0
+    out: list[ClipSpec] = []
+    for clip in planned:
+        if clip.start < cursor - 1e-3:
+            continue  # published already, or overlaps what was
+        if not (final or settled(clip, transcribed_until, last_speech, settle)):
+            break
+        out.append(replace(clip, id=f"c{len(published) + len(out) + 1:03d}"))
+        cursor = clip.end
+    return out
 
 
 class LiveSession:
@@ -83,15 +110,10 @@ class LiveSession:
         shots = detect_cuts(self.source, windows, self.cfg.scenes) if info.has_video else None
         plan = build_plan(sentences, segmentation, shots, kinds, self.cfg.plan, horizon)
         last_speech = sentences.sentences[-1].end if sentences.sentences else 0.0
-        for clip in plan.clips:
-            if clip.start < cursor - 1e-3:
-                continue  # published already, or overlaps what was
-            done_speaking = final or (self.transcribed_until - clip.end >= self.cfg.watch.live_settle
-                                      and last_speech > clip.end)
-            if not done_speaking:
-                break  # later clips are not complete either
+        ready = clips_to_publish(plan.clips, self.published, self.transcribed_until, last_speech,
+                                 self.cfg.watch.live_settle, final)
+        for clip in ready:
             self.pipeline.checkpoint()
-            clip = replace(clip, id=f"c{len(self.published) + 1:03d}")
             rendered = render_clip(info, clip, transcript, sentences.sentences, self.cfg.render,
                                    self.ws.out_dir / "clips")
             self.published.append(clip)
@@ -99,7 +121,6 @@ class LiveSession:
             self._save_state()
             self._write_manifest(final=False, info=info, language=transcript.language, segmentation=segmentation)
             log.info("%s: published %s (%.1f-%.1fs) while recording", self.source.name, clip.id, clip.start, clip.end)
-            cursor = clip.end
 
     def _transcribe_new(self, final: bool) -> bool:
         """Transcribe one window of the audio that arrived; True when more is already waiting."""

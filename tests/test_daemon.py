@@ -1,4 +1,10 @@
-"""The watch-folder daemon, as a real process on temporary folders."""
+"""The watch-folder daemon, as a real process on temporary folders.
+
+Real parts throughout: ffmpeg, tiny.en, daemon processes, signals. These tests are about the
+daemon, not the clips, so they clip the sample's sound under a small test picture, rendered
+small, and only its first 32 s (one product) where the whole stream would prove nothing
+more; the growing recording is the whole sample, written faster than real time at first.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 
@@ -19,18 +27,46 @@ FAST = """
 [transcribe]
 model = "tiny.en"
 [render]
-width = 540
-height = 960
-font_size = 34
-margin_v = 150
+width = 180
+height = 320
+layout = "crop"
+fps = 10
+font_size = 14
+title_size = 16
+margin_v = 40
+margin_h = 10
 preset = "ultrafast"
+audio_bitrate = "32k"
+loudness = 0.0
 [watch]
 stable_seconds = 2.0
 rescan_seconds = 0.5
 max_attempts = {attempts}
-live_interval = 2.0
+live_interval = 0.5
 live_settle = 3.0
 """
+SHORT = 32.0   # seconds of the sample in `short_stream`: its first product's selling points end at 26.3 s
+
+
+@pytest.fixture(scope="module")
+def small_stream(sample_stream, tmp_path_factory) -> Path:
+    """The sample's sound under a 320x180, 10 fps test picture (a keyframe every 2 s). These tests
+    are about the daemon: this picture decodes and renders in a fraction of the sample's time."""
+    out = tmp_path_factory.mktemp("small") / "small_stream.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+                    "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy", "-shortest", str(out)], check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def short_stream(small_stream) -> Path:
+    """Its first 32 s: chatter, one product's selling points (11-26 s), the start of its promo.
+    One clip; a run takes seconds."""
+    out = small_stream.with_name("short_stream.mp4")
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(small_stream), "-t", str(SHORT), "-c", "copy", str(out)],
+                   check=True)
+    return out
 
 
 @pytest.fixture
@@ -86,43 +122,76 @@ def assert_clean_output(folder: Path) -> dict:
     return manifest
 
 
+def selling_passages(truth: dict, until: float) -> list[tuple[float, float]]:
+    """(start, end) of each selling-point passage the first ``until`` seconds hold whole."""
+    spans: dict[int, list[float]] = {}
+    for line in truth["lines"]:
+        if line["label"] == "SELLING_POINT":
+            span = spans.setdefault(line["passage"], [line["start"], line["end"]])
+            span[1] = line["end"]
+    return [(a, b) for a, b in spans.values() if b <= until]
+
+
+def assert_every_selling_passage_clipped(manifest: dict, truth: dict, until: float) -> None:
+    passages = selling_passages(truth, until)
+    assert passages
+    for a, b in passages:
+        assert any(c["start"] < b and c["end"] > a for c in manifest["clips"]), (a, b, manifest["clips"])
+
+
+def daemon_log(outbox: Path) -> str:
+    path = outbox / ".clipper" / "daemon.log"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
 def jobs(outbox: Path) -> list[str]:
-    out = subprocess.run([sys.executable, "-m", "clipper.cli", "status", str(outbox)], capture_output=True,
-                         text=True, check=True).stdout
-    return out.strip().splitlines()
+    """`clipper status OUTBOX`, in this process: a subprocess would prove nothing more."""
+    from clipper.cli import main
+
+    result = CliRunner().invoke(main, ["status", str(outbox)])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip().splitlines()
 
 
-def test_a_file_copied_in_slowly_is_clipped_once_complete(boxes, sample_stream):
+def test_a_file_copied_in_slowly_is_clipped_once_complete(boxes, short_stream, sample_truth):
     inbox, outbox, cfg = boxes
     proc = start(inbox, outbox, cfg)
+    second = None
     try:
-        data = sample_stream.read_bytes()
+        data = short_stream.read_bytes()
         target = inbox / "直播 2026-11-20.mp4"
-        with target.open("wb") as fh:  # a slow copy: 8 pieces over ~4 s
+        with target.open("wb") as fh:  # a slow copy: 8 pieces over ~3 s, pauses far shorter than stable_seconds
             for i in range(8):
                 fh.write(data[i * len(data) // 8:(i + 1) * len(data) // 8])
                 fh.flush()
-                time.sleep(0.5)
+                time.sleep(0.35)
+        # A second daemon on the same outbox refuses, with a clear message (asked while the first works).
+        wait_for(lambda: "watching" in daemon_log(outbox), 60, proc)
+        second = subprocess.Popen([sys.executable, "-m", "clipper.cli", "watch", str(inbox), "--out", str(outbox),
+                                   "--config", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         folder = outbox / "直播 2026-11-20"
-        wait_for(lambda: manifest_of(folder), 240, proc)
+        manifest = wait_for(lambda: manifest_of(folder), 240, proc)
         assert_clean_output(folder)
+        assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
+        assert manifest["source"]["duration"] == pytest.approx(SHORT, abs=0.5), "the whole file, not a part"
         assert not (outbox / "直播 2026-11-20.error.json").exists(), "it never started on a partial file"
         assert "1 done" in jobs(outbox)[-1]
-        # A second daemon on the same outbox refuses, with a clear message.
-        second = subprocess.run([sys.executable, "-m", "clipper.cli", "watch", str(inbox), "--out", str(outbox),
-                                 "--config", str(cfg)], capture_output=True, text=True, timeout=60)
-        assert second.returncode == 6 and "another clipper watch" in second.stderr
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 6 and "another clipper watch" in err
     finally:
         stop(proc)
+        if second is not None and second.poll() is None:
+            second.kill()
+            second.communicate()
     assert proc.returncode == 0
-    log = (outbox / ".clipper" / "daemon.log").read_text()
+    log = daemon_log(outbox)
     assert "done" in log and "watcher stopped" in log
 
 
 def test_corrupt_input_gets_error_json_and_is_retried_a_bounded_number_of_times(boxes):
     inbox, outbox, cfg = boxes
-    cfg.write_text(FAST.format(attempts=1))
-    (inbox / "broken.mp4").write_text("not a video")
+    cfg.write_text(FAST.format(attempts=1).replace("stable_seconds = 2.0", "stable_seconds = 0.5"))
+    (inbox / "broken.mp4").write_text("not a video")  # complete before the daemon starts
     proc = start(inbox, outbox, cfg)
     try:
         error = wait_for(lambda: (outbox / "broken.error.json").is_file() and
@@ -134,40 +203,68 @@ def test_corrupt_input_gets_error_json_and_is_retried_a_bounded_number_of_times(
         stop(proc)
 
 
-def test_kill_9_at_random_points_then_restart_finishes_the_job_exactly_once(boxes, sample_stream):
+# The stages of a job in a daemon's life, in order, and the log line (progress) that starts each.
+STAGES = ("start-up", "loading", "extracting audio", "transcribing", "planning", "rendering", "done")
+MARKS = {"loading": "job 1: ", "extracting audio": "extracting audio…", "transcribing": "transcribing (",
+         "planning": "finding scene cuts…", "rendering": "rendering ", "done": "job 1: done"}
+
+
+def stage_of(outbox: Path, pid: int) -> str:
+    """The furthest stage daemon ``pid`` reached, from its own lines in daemon.log."""
+    reached = 0
+    for line in daemon_log(outbox).splitlines():
+        fields = line.split(" ", 5)  # date time pid level logger: message
+        if len(fields) == 6 and fields[2] == str(pid):
+            reached = max([reached] + [STAGES.index(s) for s, mark in MARKS.items() if mark in fields[5]])
+    return STAGES[reached]
+
+
+def test_kill_9_at_random_points_then_restart_finishes_the_job_exactly_once(boxes, short_stream, sample_truth):
     inbox, outbox, cfg = boxes
-    (inbox / "stream.mp4").write_bytes(sample_stream.read_bytes())
+    cfg.write_text(FAST.format(attempts=2).replace("stable_seconds = 2.0", "stable_seconds = 0.5"))
+    (inbox / "stream.mp4").write_bytes(short_stream.read_bytes())  # complete before the first start
     rng = random.Random(20261122)
-    for _ in range(5):
+    # Each daemon is killed a random moment (seconds from..to) after it reaches a stage: its
+    # start-up, the job's first seconds, mid-transcription, then twice while rendering (what
+    # comes before is cached by then, so those daemons go straight to it).
+    plan = [("start-up", 0.2, 0.8), ("loading", 0.0, 2.0), ("transcribing", 0.0, 0.5), ("rendering", 0.0, 0.5),
+            ("rendering", 0.3, 2.0)]
+    killed_in = []
+    for stage, lo, hi in plan:
         proc = start(inbox, outbox, cfg)
-        time.sleep(rng.uniform(3.0, 14.0))
-        os.kill(proc.pid, signal.SIGKILL)
+        pid, goal = proc.pid, STAGES.index(stage)
+        wait_for(lambda pid=pid, goal=goal: STAGES.index(stage_of(outbox, pid)) >= goal, 120, proc, step=0.05)
+        time.sleep(rng.uniform(lo, hi))
+        os.kill(pid, signal.SIGKILL)
         proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+        killed_in.append(stage_of(outbox, pid))
+    print("\nkilled while:", ", ".join(killed_in))
+    assert {"start-up", "transcribing", "rendering"} <= set(killed_in), killed_in
     proc = start(inbox, outbox, cfg)
     try:
-        wait_for(lambda: "1 done" in jobs(outbox)[-1], 300, proc, step=1.0)
+        wait_for(lambda: "1 done" in jobs(outbox)[-1], 300, proc, step=0.5)
     finally:
         stop(proc)
     manifest = assert_clean_output(outbox / "stream")
     assert len(jobs(outbox)) == 2  # one job row and the totals line
     assert not [p for p in (outbox / "stream" / ".clipper").iterdir() if p.suffix in (".part", ".tmp")]
-    assert len(manifest["clips"]) >= 3
+    assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
 
 
-def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_path, sample_stream):
+def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_path, short_stream, sample_truth):
     from clipper import load_config
     from clipper.daemon import start_watcher
 
     inbox, outbox = tmp_path / "in", tmp_path / "out"
     (inbox / "hls-recording").mkdir(parents=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(sample_stream), "-c", "copy", "-f", "segment",
-                    "-segment_time", "20", "-segment_format", "mpegts",
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_stream), "-c", "copy", "-f", "segment",
+                    "-segment_time", "6", "-segment_format", "mpegts",
                     str(inbox / "hls-recording" / "seg%d.ts")], check=True)
     assert len(list((inbox / "hls-recording").glob("*.ts"))) >= 4
-    cfg_file = tmp_path / "fast.toml"
-    cfg_file.write_text(FAST.format(attempts=1))
+    cfg_file = tmp_path / "fast.toml"   # the folder is complete before the watcher starts
+    cfg_file.write_text(FAST.format(attempts=1).replace("stable_seconds = 2.0", "stable_seconds = 0.5"))
     watcher = start_watcher(inbox, outbox, load_config(cfg_file))
     try:
         wait_for(lambda: manifest_of(outbox / "hls-recording"), 240)
@@ -175,38 +272,88 @@ def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_pa
         watcher.stop()
         watcher.thread.join(timeout=60)
     manifest = assert_clean_output(outbox / "hls-recording")
-    assert manifest["source"]["duration"] > 80
+    assert manifest["source"]["duration"] == pytest.approx(SHORT, abs=0.5), "every segment, in order"
+    assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
 
 
-def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, sample_stream):
+class Recorder(threading.Thread):
+    """A recorder writing an MPEG-TS recording of ``source`` into ``target``, flushing every
+    ``tick`` seconds: ``rate`` times real time up to ``fast_until`` seconds of the stream (so a
+    test need not wait for it), real time after that. ``finish`` set: the rest at once."""
+
+    def __init__(self, source: Path, target: Path, work: Path, rate: float, fast_until: float,
+                 tick: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        ts = work / "recording.ts"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-c", "copy", "-f", "mpegts", str(ts)],
+                       check=True)
+        self.data = ts.read_bytes()
+        rows = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "packet=pts_time,pos", "-of", "csv=p=0",
+                               str(ts)], capture_output=True, text=True, check=True).stdout.split()
+        fields = [r.split(",") for r in rows]
+        packets = sorted((int(f[1]), float(f[0])) for f in fields
+                         if len(f) > 1 and f[0] not in ("", "N/A") and f[1].isdigit())
+        first, latest = min(t for _, t in packets), 0.0
+        self.cuts = []   # (byte offset, stream seconds all bytes before it reach)
+        for pos, t in packets:
+            self.cuts.append((pos, latest))
+            latest = max(latest, t - first)
+        self.target, self.rate, self.fast_until, self.tick = target, rate, fast_until, tick
+        self.finish = threading.Event()
+        self.written = 0          # bytes
+        self.written_until = 0.0  # seconds of the stream
+
+    def _cut(self, seconds: float) -> tuple[int, float]:
+        for pos, t in self.cuts:
+            if t > seconds:
+                return pos, t
+        return len(self.data), self.cuts[-1][1]
+
+    def run(self) -> None:
+        started = time.monotonic()
+        with self.target.open("wb") as fh:
+            while self.written < len(self.data):
+                wall = time.monotonic() - started
+                fast = self.fast_until / self.rate
+                media = wall * self.rate if wall < fast else self.fast_until + (wall - fast)
+                end, until = (len(self.data), self.cuts[-1][1]) if self.finish.is_set() else self._cut(media)
+                if end > self.written:
+                    fh.write(self.data[self.written:end])
+                    fh.flush()
+                    self.written, self.written_until = end, until
+                if self.written < len(self.data):
+                    self.finish.wait(self.tick)
+
+
+def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, small_stream, sample_truth,
+                                                                         tmp_path):
     inbox, outbox, cfg = boxes
-    # The muxer writes this low-bitrate stream in bursts a few seconds apart: "complete" must
-    # mean still for longer than that, as it must for a real recorder (the default is 10 s).
-    cfg.write_text(FAST.format(attempts=2).replace("stable_seconds = 2.0", "stable_seconds = 8.0"))
-    target = inbox / "live.ts"
-    started = time.monotonic()
-    # A recorder writing in real time, flushing as it goes (as OBS and ffmpeg recorders do).
-    writer = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-i", str(sample_stream), "-c", "copy",
-                               "-flush_packets", "1", "-f", "mpegts", str(target)])
+    # The whole sample (three products), 6x real time up to 40 s (its first clip needs about 35 s),
+    # then real time: the daemon has some 50 s to publish that clip while the recording goes on.
+    # The recorder writes every 0.2 s; "complete" means still for stable_seconds (2 s here).
+    recorder = Recorder(small_stream, inbox / "live.ts", tmp_path, rate=6.0, fast_until=40.0)
+    recorder.start()
     proc = start(inbox, outbox, cfg, "--live")
     try:
         manifest = wait_for(lambda: (m := manifest_of(outbox / "live")) and m["clips"] and m, 120, proc)
-        seen_at = time.monotonic() - started
-        assert writer.poll() is None, "the first clip came before the recording ended"
+        recorded = recorder.written_until
+        assert recorder.is_alive() and recorder.written < len(recorder.data), \
+            "the first clip came before the recording ended"
         first = manifest["clips"][0]
         assert manifest["live"]["complete"] is False
-        delay = seen_at - first["end"]
-        print(f"\nfirst clip {first['id']} ends at {first['end']:.1f}s of the recording, "
-              f"in the manifest {seen_at:.1f}s after recording started: delay {delay:.1f}s")
-        writer.wait(timeout=120)
+        assert first["end"] < recorded
+        print(f"\nfirst clip {first['id']} ends at {first['end']:.1f}s of the recording; in the manifest when "
+              f"{recorded:.1f}s were recorded: {recorded - first['end']:.1f}s of recording later")
+        recorder.finish.set()   # the stream ends: the rest of the recording at once
+        recorder.join(timeout=60)
         final = wait_for(lambda: (m := manifest_of(outbox / "live")) and m["live"]["complete"] and m, 180, proc)
     finally:
         stop(proc)
-        if writer.poll() is None:
-            writer.kill()
+        recorder.finish.set()
     assert final["clips"][0] == first, "published clips are never changed"
     assert_clean_output(outbox / "live")
     assert len(final["clips"]) >= 3
+    assert_every_selling_passage_clipped(final, sample_truth, final["source"]["duration"])
 
 
 def test_segment_folder_is_joined_append_only_and_survives_a_torn_append(tmp_path):
