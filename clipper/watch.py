@@ -9,7 +9,6 @@ Jobs are durable (``jobs.JobStore``) and one daemon at a time holds an OUTBOX (a
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -24,36 +23,11 @@ from pathlib import Path
 from .config import Config
 from .errors import ClipperError, Interrupted, WorkspaceError
 from .jobs import Job, JobStore
-from .workspace import write_json_atomic
+from .workspace import FolderLock, write_json_atomic
 
 log = logging.getLogger(__name__)
 GROWING_FORMATS = {".ts", ".mkv", ".flv"}   # readable while written; MP4 needs its index at the end
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".download")
-
-
-class DaemonLock:
-    """An exclusive lock on OUTBOX/.clipper/daemon.lock; the kernel drops it if we die."""
-
-    def __init__(self, outbox: Path) -> None:
-        self.path = outbox / ".clipper" / "daemon.lock"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.fh.seek(0)
-            other = self.fh.read().strip() or "?"
-            self.fh.close()
-            raise WorkspaceError(f"another clipper watch (pid {other}) is already using this outbox",
-                                 path=str(outbox)) from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(str(os.getpid()))
-        self.fh.flush()
-
-    def release(self) -> None:
-        fcntl.flock(self.fh, fcntl.LOCK_UN)
-        self.fh.close()
 
 
 @dataclass
@@ -222,7 +196,7 @@ class Watcher:
         if not self.inbox.is_dir():
             raise WorkspaceError("inbox is not a folder", path=str(self.inbox))
         self.outbox.mkdir(parents=True, exist_ok=True)
-        lock = DaemonLock(self.outbox)
+        lock = FolderLock(self.outbox, "daemon.lock", "clipper watch")
         store = JobStore(self.outbox / ".clipper" / "jobs.sqlite")
         observer = self._start_observer()
         try:

@@ -40,7 +40,9 @@ def fast_config():
     """tiny.en: the fast packaged model, good enough for the English sample."""
     from clipper import load_config
 
-    return load_config(overrides={"transcribe": {"model": "tiny.en"}, "render": {"jobs": 2}})
+    # ultrafast: the default frame and layout, a third of veryfast's encode time (what the
+    # tests look at is the frame, text and timing, not the bitrate).
+    return load_config(overrides={"transcribe": {"model": "tiny.en"}, "render": {"jobs": 2, "preset": "ultrafast"}})
 
 
 @pytest.fixture(scope="session")

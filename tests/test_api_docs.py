@@ -90,7 +90,7 @@ def test_package_docstring_example_runs(sample_stream, run_copy, sample_run, cap
         assert old in code, old
         code = code.replace(old, new)
     exec(compile(code, "clipper/__init__.py docstring", "exec"),  # noqa: S102
-         {"FAST": {"transcribe": {"model": "tiny.en"}, "render": {"jobs": 2}}})
+         {"FAST": {"transcribe": {"model": "tiny.en"}, "render": {"jobs": 2, "preset": "ultrafast"}}})
     printed = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in printed] == [c["id"] for c in sample_run.manifest["clips"]]
     assert all("selling_point" in line for line in printed)
