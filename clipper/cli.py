@@ -56,29 +56,39 @@ class _Group(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
-        interrupted = threading.Event()
-        previous = None
+        stopped: list[int] = []        # the signal that asked us to stop
+        previous: dict[int, Any] = {}
 
-        def on_sigint(signum, frame):
-            interrupted.set()
+        def on_signal(signum, frame):
+            stopped.append(signum)
             raise KeyboardInterrupt
 
         if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGINT, on_sigint)
+            # SIGTERM (a service manager, `kill`) ends like Ctrl-C: what is saved stays saved
+            # (stage outputs and transcript windows are written atomically), the next run
+            # resumes, and the exit code says which signal it was (130 or 143). The watch
+            # daemon installs its own handlers to stop after the step in hand.
+            previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
-            click.echo("clipper: interrupted", err=True)
-            sys.exit(130)
+            self._stopped(stopped)
         except ClipperError as exc:
-            if interrupted.is_set():
-                click.echo("clipper: interrupted", err=True)
-                sys.exit(130)
+            if stopped:
+                self._stopped(stopped)
             click.echo(f"clipper: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    @staticmethod
+    def _stopped(stopped: list[int]) -> None:
+        if stopped and stopped[0] == signal.SIGTERM:
+            click.echo("clipper: stopped (SIGTERM); the next run resumes", err=True)
+            sys.exit(143)
+        click.echo("clipper: interrupted", err=True)
+        sys.exit(130)
 
 
 @click.group(cls=_Group)

@@ -283,3 +283,26 @@ def test_sigint_while_transcribing(corpus, tmp_path):
     assert again.exit_code == 0, again.stderr
     print(f"| sigint_while_transcribing | {describe(case['expect'])} | exit 130, 'clipper: interrupted'; "
           f"the next run: exit 0 |")
+
+
+def test_sigterm_while_transcribing(corpus, tmp_path):
+    """SIGTERM (a service manager stopping a job): exit 143, one line, and the next run finishes."""
+    case = CASES["sigint_while_transcribing"]
+    out = tmp_path / "out"
+    args = ["-v", "run", str(corpus / case["file"]), "--out", str(out), "--config", str(corpus / "cheap.toml")]
+    proc = _clipper(*args, cwd=tmp_path)
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if case["at"] in line:
+            proc.send_signal(signal.SIGTERM)
+            break
+    rest = proc.communicate(timeout=60)[1]
+    stderr = "".join(seen) + rest
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("clipper: stopped (SIGTERM)")
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
+    again = CliRunner().invoke(main, args[1:])
+    assert again.exit_code == 0, again.stderr
+    print("| sigterm_while_transcribing | exit 143 | exit 143, 'clipper: stopped (SIGTERM)'; the next run: exit 0 |")
