@@ -8,18 +8,29 @@
 rendered files (same ids), ``result.manifest`` both as JSON. More: docs/api.md.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-from .config import Config, load_config  # noqa: E402
-from .errors import ClipperError  # noqa: E402
-from .pipeline import Pipeline, RunResult  # noqa: E402
-from .types import (  # noqa: E402
-    ClipSpec, CutPlan, Label, MediaInfo, RenderedClip, Segment, Segmentation, Sentence, SentenceList,
-    Shots, Transcript, Word,
-)
+# The public names load on first use (PEP 562): `import clipper` and the command line start
+# in milliseconds, so a Ctrl-C during start-up reaches the command line's handler instead of
+# interrupting the import of the recogniser with a traceback.
+_PUBLIC = {
+    "Pipeline": "pipeline", "RunResult": "pipeline", "Config": "config", "load_config": "config",
+    "ClipperError": "errors", "ClipSpec": "types", "CutPlan": "types", "Label": "types", "MediaInfo": "types",
+    "RenderedClip": "types", "Segment": "types", "Segmentation": "types", "Sentence": "types",
+    "SentenceList": "types", "Shots": "types", "Transcript": "types", "Word": "types",
+}
+__all__ = [*_PUBLIC, "__version__"]
 
-__all__ = [
-    "Pipeline", "RunResult", "Config", "load_config", "ClipperError", "ClipSpec", "CutPlan", "Label",
-    "MediaInfo", "RenderedClip", "Segment", "Segmentation", "Sentence", "SentenceList", "Shots",
-    "Transcript", "Word", "__version__",
-]
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'clipper' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -5,6 +5,11 @@ Errors from the library (ClipperError) become one line on stderr and a non-zero 
 
 from __future__ import annotations
 
+if __name__ == "__main__":     # python -m clipper.cli: the same early handlers as the console script
+    from clipper._entry import install
+
+    install()
+
 import json
 import logging
 import signal
@@ -15,7 +20,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .config import KINDS, available_categories, load_category, load_config
 from .errors import ClipperError, ConfigError, WorkspaceError
 

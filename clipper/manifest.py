@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import jsonschema
 
-from . import __version__
+from ._version import __version__
 from .errors import StageError
 from .types import ClipSpec, CutPlan, MediaInfo, RenderedClip, Segmentation
 from .workspace import write_json_atomic

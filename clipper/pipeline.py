@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
+from ._version import __version__
 from .config import Config, load_config
 from .errors import ConfigError, Interrupted, NoSpeechError, RenderError, WorkspaceError
 from .export import write_timeline
