@@ -80,8 +80,6 @@ class SentencesConfig(_Strict):
     soft_pause: float = Field(ge=0)
     max_chars_cjk: int = Field(ge=8)
     max_words: int = Field(ge=5)
-    min_chars_cjk: int = Field(ge=1)
-    min_words: int = Field(ge=1)
     passage_gap: float = Field(gt=0)
 
 

@@ -89,6 +89,15 @@ class Watcher:
             return self.config.watch.stable_seconds == 0 and sig[0] > 0
         return sig[0] > 0 and now - seen.since >= self.config.watch.stable_seconds
 
+    def next_look(self, now: float | None = None) -> float:
+        """Seconds until the loop must look again: the rescan interval, or sooner when a file
+        seen changing becomes due for its stability check (a file that stops changing sends no
+        more file events to wake the loop)."""
+        now = time.monotonic() if now is None else now
+        due = [seen.since + self.config.watch.stable_seconds - now for seen in self._seen.values()
+               if now - seen.since < self.config.watch.stable_seconds]
+        return max(0.05, min([self.config.watch.rescan_seconds, *due]))
+
     def scan(self, store: JobStore) -> None:
         for path in self.candidates():
             key = str(path.resolve())
@@ -213,7 +222,7 @@ class Watcher:
                     except Interrupted:
                         break
                     continue
-                self.wake.wait(self.config.watch.rescan_seconds)
+                self.wake.wait(self.next_look())
                 self.wake.clear()
         finally:
             if observer is not None:

@@ -175,7 +175,8 @@ def test_a_file_copied_in_slowly_is_clipped_once_complete(boxes, short_stream, s
         assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
         assert manifest["source"]["duration"] == pytest.approx(SHORT, abs=0.5), "the whole file, not a part"
         assert not (outbox / "直播 2026-11-20.error.json").exists(), "it never started on a partial file"
-        assert "1 done" in jobs(outbox)[-1]
+        # The job is marked done just after the manifest (and timeline) are written.
+        wait_for(lambda: "1 done" in jobs(outbox)[-1], 30, proc)
         _, err = second.communicate(timeout=60)
         assert second.returncode == 6 and "another clipper watch" in err
     finally:

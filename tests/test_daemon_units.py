@@ -308,3 +308,42 @@ def test_the_pipeline_reuses_a_stage_unless_a_section_its_key_reads_changed(tmp_
     assert reused[0] == "transcript" and "segments" not in reused, "[segment] is read by segmentation's key"
     reused = rerun(scenes=CHANGES["scenes"])
     assert reused[:2] == ("transcript", "segments") and "shots" not in reused, "[scenes]: shots found again"
+
+
+def test_file_events_wake_the_watcher_without_waiting_for_a_rescan(tmp_path):
+    """With rescans an hour apart, a file dropped into the inbox is still taken within seconds:
+    watchdog's event wakes the loop, and the loop looks again when the file is due to be stable."""
+    import time
+
+    pytest.importorskip("watchdog")
+    from clipper.daemon import start_watcher
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    cfg = load_config(overrides={"transcribe": {"model": "tiny.en"},
+                                 "watch": {"rescan_seconds": 3600.0, "stable_seconds": 0.5, "max_attempts": 1}})
+    watcher = start_watcher(inbox, outbox, cfg)
+    try:
+        deadline = time.monotonic() + 10
+        while not (outbox / ".clipper" / "jobs.sqlite").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)                                 # the loop is now waiting (up to an hour)
+        (inbox / "broken.mp4").write_bytes(b"not a video at all")
+        deadline = time.monotonic() + 20
+        while not (outbox / "broken.error.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (outbox / "broken.error.json").exists(), "the event woke the watcher"
+    finally:
+        watcher.stop()
+        watcher.thread.join(timeout=30)
+
+
+def test_the_loop_looks_again_when_a_changing_file_is_due(tmp_path):
+    cfg = load_config(overrides={"watch": {"rescan_seconds": 60.0, "stable_seconds": 10.0}})
+    w = Watcher(tmp_path, tmp_path / "out", cfg)
+    assert w.next_look(now=100.0) == 60.0
+    f = tmp_path / "a.mp4"
+    f.write_bytes(b"x" * 10)
+    assert not w.is_stable(f, now=100.0)               # first seen at t=100
+    assert w.next_look(now=103.0) == pytest.approx(7.0)
+    assert w.next_look(now=111.0) == 60.0              # due already: the next scan takes it

@@ -96,3 +96,19 @@ def test_layouts(layout, needle):
     graph = video_graph(cfg, has_video=True)
     assert needle in graph and graph.endswith("subtitles=f=subs.ass[v]")
     assert "subtitles" not in video_graph(cfg, has_video=True, subtitles=False)
+
+
+def test_subject_following_reports_a_decode_failure(tmp_path):
+    """An ffmpeg failure while sampling frames is an FFmpegError, not "no frames" (a silent centre crop)."""
+    import pytest
+
+    from clipper.config import load_config
+    from clipper.errors import FFmpegError
+    from clipper.render.reframe import follow_subject
+    from clipper.types import MediaInfo
+
+    bad = tmp_path / "not video.mp4"
+    bad.write_bytes(b"\x00" * 4096)
+    info = MediaInfo(str(bad), 10.0, 4096, "mov", True, True, 1280, 720)
+    with pytest.raises(FFmpegError, match="follow the subject"):
+        follow_subject(info, 0.0, 5.0, load_config().render)

@@ -15,6 +15,7 @@ import subprocess
 import numpy as np
 
 from ..config import RenderConfig
+from ..errors import FFmpegError
 from ..media.ffmpeg import binary, media_path
 from ..types import MediaInfo
 from .layout import crop_x_expression
@@ -31,7 +32,12 @@ def _frames(info: MediaInfo, start: float, duration: float) -> tuple[np.ndarray,
     h = max(2, int(round(w * info.height / max(1, info.width) / 2)) * 2)
     argv = [binary("ffmpeg"), "-v", "error", "-nostdin", "-ss", f"{start:.3f}", "-t", f"{duration:.3f}",
             "-i", media_path(info.path), "-vf", f"fps={SAMPLE_FPS:g},scale={w}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
-    raw = subprocess.run(argv, capture_output=True, check=False).stdout
+    proc = subprocess.run(argv, capture_output=True, check=False)
+    if proc.returncode != 0:
+        # A decode failure is an error, not "no frames" (which would silently mean a centre crop).
+        raise FFmpegError("decoding frames to follow the subject failed", argv=argv,
+                          stderr=proc.stderr.decode("utf-8", "replace"))
+    raw = proc.stdout
     n = len(raw) // (w * h)
     return np.frombuffer(raw[: n * w * h], dtype=np.uint8).reshape(n, h, w), w, h
 
