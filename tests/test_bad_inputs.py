@@ -261,8 +261,11 @@ def test_two_runs_on_one_folder(corpus, tmp_path):
     assert again.exit_code == 0, again.stderr   # the lock went with the first run
 
 
-def test_sigint_while_transcribing(corpus, tmp_path):
-    """Ctrl-C in the first transcription window: "interrupted", exit 130, and the next run finishes."""
+@pytest.mark.parametrize("sig, code, last_line", [(signal.SIGINT, 130, "clipper: interrupted"),
+                                                   (signal.SIGTERM, 143, "clipper: stopped (SIGTERM)")])
+def test_signal_while_transcribing(corpus, tmp_path, sig, code, last_line):
+    """Ctrl-C (or a service manager's SIGTERM) in the first transcription window: one line, its
+    exit code, nothing half-written, and the next run finishes."""
     case = CASES["sigint_while_transcribing"]
     out = tmp_path / "out"
     args = ["-v", "run", str(corpus / case["file"]), "--out", str(out), "--config", str(corpus / "cheap.toml")]
@@ -272,40 +275,17 @@ def test_sigint_while_transcribing(corpus, tmp_path):
     for line in proc.stderr:
         seen.append(line)
         if case["at"] in line:
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
             break
     rest = proc.communicate(timeout=60)[1]
     stderr = "".join(seen) + rest
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1] == "clipper: interrupted", stderr
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith(last_line), stderr
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
     again = CliRunner().invoke(main, args[1:])
     assert again.exit_code == 0, again.stderr
-    print(f"| sigint_while_transcribing | {describe(case['expect'])} | exit 130, 'clipper: interrupted'; "
+    print(f"| {signal.Signals(sig).name.lower()}_while_transcribing | exit {code} | exit {code}, '{last_line}'; "
           f"the next run: exit 0 |")
-
-
-def test_sigterm_while_transcribing(corpus, tmp_path):
-    """SIGTERM (a service manager stopping a job): exit 143, one line, and the next run finishes."""
-    case = CASES["sigint_while_transcribing"]
-    out = tmp_path / "out"
-    args = ["-v", "run", str(corpus / case["file"]), "--out", str(out), "--config", str(corpus / "cheap.toml")]
-    proc = _clipper(*args, cwd=tmp_path)
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if case["at"] in line:
-            proc.send_signal(signal.SIGTERM)
-            break
-    rest = proc.communicate(timeout=60)[1]
-    stderr = "".join(seen) + rest
-    assert proc.returncode == 143, stderr
-    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("clipper: stopped (SIGTERM)")
-    assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".part"))]
-    again = CliRunner().invoke(main, args[1:])
-    assert again.exit_code == 0, again.stderr
-    print("| sigterm_while_transcribing | exit 143 | exit 143, 'clipper: stopped (SIGTERM)'; the next run: exit 0 |")
 
 
 def _essence(manifest: dict) -> list[tuple]:
