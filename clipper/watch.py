@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .errors import ClipperError, Interrupted, WorkspaceError
+from .errors import ClipperError, Interrupted, MediaNotFoundError, WorkspaceError
 from .jobs import Job, JobStore
 from .workspace import FolderLock, write_json_atomic
 
@@ -129,6 +129,8 @@ class Watcher:
         error_file = out.with_name(out.name + ".error.json")
         log.info("job %d: %s (attempt %d)", job.id, source.name, job.attempts)
         try:
+            if not source.exists():   # deleted or renamed while queued (a rename is a new source)
+                raise MediaNotFoundError(source)
             if self.live and (source.is_dir() or source.suffix.lower() in GROWING_FORMATS) \
                     and not self.is_stable(source):
                 manifest = self._run_live(source, out)
@@ -141,7 +143,9 @@ class Watcher:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the daemon
             message = str(exc) if isinstance(exc, ClipperError) else f"{type(exc).__name__}: {exc}"
-            state = store.fail(job.id, message, self.config.watch.max_attempts)
+            # A source that is gone will not come back under its name: no retries for it.
+            gone = isinstance(exc, MediaNotFoundError)
+            state = store.fail(job.id, message, job.attempts if gone else self.config.watch.max_attempts)
             write_json_atomic(error_file, {"source": str(source), "error": message, "state": state,
                                            "attempts": job.attempts, "time": time.time(),
                                            "detail": traceback.format_exc(limit=3)})

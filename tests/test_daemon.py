@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import random
 import signal
 import subprocess
@@ -375,3 +376,45 @@ def test_segment_folder_is_joined_append_only_and_survives_a_torn_append(tmp_pat
     w._single_file(rec, out, complete=True)
     data = joined.read_bytes()
     assert len(data) == 3500 and data[2000:3000] == bytes([2]) * 1000 and data[3000:] == b"x" * 500
+
+
+def test_fifty_files_at_once_with_renames_and_deletes_while_queued(tmp_path, short_stream):
+    """Under load: 50 files land at once (two good recordings, 48 that are not media), one
+    queued file is deleted and one renamed before their turn. The daemon keeps going: every
+    good recording is clipped, every failure has its error.json and its line in `clipper
+    status`, the renamed file is taken under its new name, and no finished clip is lost."""
+    from clipper import load_config
+    from clipper.daemon import start_watcher
+
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    cfg_file = tmp_path / "fast.toml"
+    cfg_file.write_text(FAST.format(attempts=1).replace("stable_seconds = 2.0", "stable_seconds = 0.3"))
+    # Names sort the good recordings first: the bad ones wait in the queue while they are clipped.
+    for name in ("a-good-1.mp4", "a-good-2.mp4"):
+        shutil.copy(short_stream, inbox / name)
+    for i in range(46):
+        (inbox / f"m-bad-{i:02d}.mp4").write_bytes(os.urandom(2048))
+    (inbox / "z-deleted.mp4").write_bytes(os.urandom(2048))
+    (inbox / "z-renamed.mp4").write_bytes(os.urandom(2048))
+    watcher = start_watcher(inbox, outbox, load_config(cfg_file))
+    try:
+        # All 50 are queued (the table knows them) while the first recording is being clipped.
+        wait_for(lambda: (outbox / ".clipper" / "jobs.sqlite").exists(), 60)
+        wait_for(lambda: len(jobs(outbox)) >= 51, 60)
+        assert not (outbox / "z-deleted.error.json").exists()
+        (inbox / "z-deleted.mp4").unlink()
+        (inbox / "z-renamed.mp4").rename(inbox / "z-renamed-later.mp4")
+        wait_for(lambda: jobs(outbox)[-1].startswith("0 pending, 0 running") and len(jobs(outbox)) >= 52, 240)
+    finally:
+        watcher.stop()
+        watcher.thread.join(timeout=60)
+    lines = jobs(outbox)
+    assert lines[-1].startswith("0 pending, 0 running, 2 done, 49 failed"), lines[-1]
+    for name in ("a-good-1", "a-good-2"):
+        assert_clean_output(outbox / name)
+    errors = sorted(p.name for p in outbox.glob("*.error.json"))
+    assert len(errors) == 49 and "z-deleted.error.json" in errors and "z-renamed-later.error.json" in errors
+    deleted = json.loads((outbox / "z-deleted.error.json").read_text())
+    assert "no such file" in deleted["error"]
+    assert all(json.loads((outbox / e).read_text())["error"] for e in errors)
