@@ -13,10 +13,18 @@ import signal
 import sys
 
 
+def stopped_line(signum: int) -> tuple[str, int]:
+    """The line and exit code for a run stopped by ``signum`` (Ctrl-C: 130, SIGTERM: 143)."""
+    if signum == signal.SIGTERM:
+        return "clipper: stopped (SIGTERM); the next run resumes", 143
+    return "clipper: interrupted", 130
+
+
 def _stopped_early(signum, _frame) -> None:
-    sys.stderr.write("clipper: interrupted\n" if signum == signal.SIGINT else "clipper: stopped (SIGTERM)\n")
+    line, code = stopped_line(signum)
+    sys.stderr.write(line + "\n")
     sys.stderr.flush()
-    os._exit(130 if signum == signal.SIGINT else 143)
+    os._exit(code)
 
 
 def install() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from ._entry import stopped_line
 from ._version import __version__
 from .config import KINDS, available_categories, load_category, load_config
 from .errors import ClipperError, ConfigError, WorkspaceError
@@ -89,11 +90,9 @@ class _Group(click.Group):
 
     @staticmethod
     def _stopped(stopped: list[int]) -> None:
-        if stopped and stopped[0] == signal.SIGTERM:
-            click.echo("clipper: stopped (SIGTERM); the next run resumes", err=True)
-            sys.exit(143)
-        click.echo("clipper: interrupted", err=True)
-        sys.exit(130)
+        line, code = stopped_line(stopped[0] if stopped else signal.SIGINT)
+        click.echo(line, err=True)
+        sys.exit(code)
 
 
 @click.group(cls=_Group)

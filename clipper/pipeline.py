@@ -167,21 +167,28 @@ class Pipeline:
     def _run(self, info: MediaInfo, ws: Workspace, timings: dict[str, float], reused: list[str],
              lap: Callable[[str], None]) -> RunResult:
         a = self._analyse(info, ws, timings, reused, lap)
-        out, cfg = ws.out_dir, self.config
-        transcript, sentences, segmentation, plan = a.transcript, a.sentences, a.segmentation, a.plan
-        reviewed = apply_review(plan, ReviewStore(out).load(), transcript, sentences.sentences, a.shots.cuts, cfg.plan)
-        rendered, reused_clips = self._render_all(info, transcript, sentences, reviewed.plan, ws, a.fp)
+        return self._publish(info, a, ws, timings, reused, lap)
+
+    def _publish(self, info: MediaInfo, a: "_Analysis", ws: Workspace, timings: dict[str, float],
+                 reused: list[str], lap: Callable[[str], None], approved_only: bool = False,
+                 only: set[str] | None = None) -> RunResult:
+        """The plan with its review decisions applied, rendered; the manifest and timeline
+        written. The one tail of a run and of a re-render."""
+        out = ws.out_dir
+        reviewed = apply_review(a.plan, ReviewStore(out).load(), a.transcript, a.sentences.sentences,
+                                a.shots.cuts, self.config.plan, approved_only)
+        rendered, reused_clips = self._render_all(info, a.transcript, a.sentences, reviewed.plan, ws, a.fp, only=only)
         if reused_clips:
             reused.append(f"{reused_clips} clips")
         lap("render")
 
-        manifest = build_manifest(info, transcript.language, reviewed.plan, rendered, segmentation,
-                                  extra={"timings": timings, "model": transcript.model,
+        manifest = build_manifest(info, a.transcript.language, reviewed.plan, rendered, a.segmentation,
+                                  extra={"timings": timings, "model": a.transcript.model,
                                          "rejected": list(reviewed.rejected)}, review=reviewed.review)
         manifest_path = write_manifest(manifest, out)
         write_timeline(out, best_effort=True)   # DIR/timeline.otio; a failure is a warning, the clips are safe
-        return RunResult(out, manifest_path, manifest, info, transcript, sentences, segmentation, reviewed.plan,
-                         tuple(rendered), timings, tuple(reused))
+        return RunResult(out, manifest_path, manifest, info, a.transcript, a.sentences, a.segmentation,
+                         reviewed.plan, tuple(rendered), timings, tuple(reused))
 
     def _analyse(self, info: MediaInfo, ws: Workspace, timings: dict[str, float], reused: list[str],
                  lap: Callable[[str], None]) -> "_Analysis":
@@ -264,24 +271,16 @@ class Pipeline:
 
     def _rerender(self, out_dir: str | Path, approved_only: bool, only: set[str] | None) -> RunResult:
         saved = load_run(out_dir)
-        cfg = self.config
-        ws = Workspace(saved.out_dir)
         clock = time.perf_counter()
-        fp = fingerprint(Path(saved.media.path))
-        reviewed = apply_review(saved.plan, ReviewStore(saved.out_dir).load(), saved.transcript,
-                                saved.sentences.sentences, saved.shots.cuts, cfg.plan, approved_only)
-        rendered, reused_clips = self._render_all(saved.media, saved.transcript, saved.sentences, reviewed.plan,
-                                                  ws, fp, only=only)
-        timings = {"render": round(time.perf_counter() - clock, 3)}
-        manifest = build_manifest(saved.media, saved.transcript.language, reviewed.plan, rendered,
-                                  saved.segmentation,
-                                  extra={"timings": timings, "model": saved.transcript.model,
-                                         "rejected": list(reviewed.rejected)}, review=reviewed.review)
-        manifest_path = write_manifest(manifest, saved.out_dir)
-        write_timeline(saved.out_dir, best_effort=True)
-        return RunResult(saved.out_dir, manifest_path, manifest, saved.media, saved.transcript, saved.sentences,
-                         saved.segmentation, reviewed.plan, tuple(rendered), timings,
-                         (f"{reused_clips} clips",) if reused_clips else ())
+        timings: dict[str, float] = {}
+
+        def lap(stage: str) -> None:
+            timings[stage] = round(time.perf_counter() - clock, 3)
+
+        analysis = _Analysis(fingerprint(Path(saved.media.path)), saved.transcript, saved.sentences,
+                             saved.segmentation, saved.shots, saved.plan)
+        return self._publish(saved.media, analysis, Workspace(saved.out_dir), timings, [], lap,
+                             approved_only, only)
 
     def _render_all(self, info: MediaInfo, transcript: Transcript, sentences: SentenceList,
                     plan: CutPlan, ws: Workspace, fp: str,
@@ -369,6 +368,12 @@ def _read_chunks(path: Path, key: str) -> list[ChunkResult]:
     return chunks
 
 
+def _settings_table(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError("not a table of settings")
+    return data
+
+
 def _wav_ok(path: Path) -> bool:
     """Is the work folder's audio a WAV that reads (kept from an interrupted run)?"""
     if not path.is_file():
@@ -414,16 +419,7 @@ def load_run(out_dir: str | Path) -> SavedRun:
         raise WorkspaceError("not a clipper run (no saved plan in .clipper/): run `clipper run` first",
                              path=str(out))
     ws = Workspace(out)
-    config_path = ws.path("config.json")
-    config = None
-    if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except ValueError:
-            log.warning("%s: unreadable, using the current settings", config_path)
-        if config is not None and not isinstance(config, dict):
-            log.warning("%s: not a table of settings, using the current settings", config_path)
-            config = None
+    config = ws.read_json("config.json", _settings_table)   # damaged: set aside, the current settings apply
     shots = ws.read("shots", Shots) if ws.path("shots.json").is_file() else Shots((), ())
     return SavedRun(out, config, ws.read("media", MediaInfo), ws.read("transcript", Transcript),
                     ws.read("sentences", SentenceList), ws.read("segments", Segmentation), shots,

@@ -85,8 +85,8 @@ def edited_clip(clip: ClipSpec, d: Decision, transcript: Transcript, sentences: 
     if d.edits != ["title"]:
         text = join_words([fixed.get(i, w.text) for i, w in enumerate(words[first:last + 1], first)])
     corrections = tuple((i, t) for i, t in d.corrections if first <= i <= last)
+    moved = d.first_word >= 0 or d.last_word >= 0     # else the clip's words are its sentences'
     return replace(clip, start=round(max(0.0, start), 3), end=round(min(transcript.duration, end), 3),
                    start_reason=start_reason, end_reason=end_reason, text=text,
-                   first_word=first if (d.first_word >= 0 or d.last_word >= 0) else -1,
-                   last_word=last if (d.first_word >= 0 or d.last_word >= 0) else -1,
+                   first_word=first if moved else -1, last_word=last if moved else -1,
                    title=d.title or "", corrections=corrections)
