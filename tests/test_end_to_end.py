@@ -1,7 +1,6 @@
 """clipper run on the synthetic sample stream, end to end with real ffmpeg, Whisper and PySceneDetect."""
 
 import json
-import time
 from pathlib import Path
 
 import jsonschema
@@ -89,10 +88,8 @@ def test_subtitles_are_visible_in_the_frames(sample_run):
 def test_rerun_reuses_the_transcript_and_gives_the_same_manifest(sample_run, fast_config):
     from clipper import Pipeline
 
-    start = time.perf_counter()
     again = Pipeline(fast_config).run(sample_run.media.path, sample_run.out_dir)
-    took = time.perf_counter() - start
-    assert "transcript" in again.reused
-    assert took < sum(sample_run.timings.values()) / 2
+    assert {"transcript", "segments", "shots"} <= set(again.reused)
+    assert f"{len(sample_run.clips)} clips" in again.reused   # nothing rendered again
     strip = lambda m: {k: v for k, v in m.items() if k != "timings"}  # noqa: E731
     assert strip(again.manifest) == strip(sample_run.manifest)
