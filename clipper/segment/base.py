@@ -124,13 +124,19 @@ def mark_products_and_claims(items: Sequence[Item], segments: Sequence[Segment],
     return out
 
 
-def guess_category(texts: Sequence[str], cues: Cues | None = None) -> str:
+@lru_cache(maxsize=65536)
+def _tag_cue_hits(category_name: str, text: str) -> int:
+    # Cached per sentence: the trainer and the live path ask again for windows that overlap.
+    matcher = CueMatcher(load_cues(), load_category(category_name))
+    return sum(len(v) for v in matcher.tag_hits(text).values())
+
+
+def guess_category(texts: Sequence[str]) -> str:
     """The category whose tag cues the host uses most (per cue word, so big lists do not win)."""
     best, best_score = "apparel", -1.0
     for name in available_categories():
         category = load_category(name)
-        matcher = CueMatcher(cues or load_cues(), category)
-        hits = sum(len(v) for text in texts for v in matcher.tag_hits(text).values())
+        hits = sum(_tag_cue_hits(name, text) for text in texts)
         n_cues = sum(len(spec.zh) + len(spec.en) for spec in category.tags.values()) or 1
         score = hits / n_cues ** 0.5
         if score > best_score:
