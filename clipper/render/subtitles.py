@@ -21,6 +21,7 @@ import pysubs2
 
 from ..config import RenderConfig
 from ..text import cjk_count, ends_clause, ends_sentence, is_cjk, join_words
+from .chinese import NO_LINE_START, in_spoken_number, subtitle_line, subtitle_word
 from ..types import Word
 
 CUE_PAUSE = 0.6        # a pause this long always starts a new cue
@@ -99,7 +100,9 @@ def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
     breaks: list[int] = []
     def cost(i: int, target: float) -> float:
         bonus = share / 3 if ends_clause(words[i].text) else 0.0
-        return abs(cum[i] - target) - bonus
+        # Never between the words of a spoken number (三十九|块|九): it is drawn as 39.9元.
+        inside_number = share * 10 if in_spoken_number(words[i].text, words[i + 1].text) else 0.0
+        return abs(cum[i] - target) - bonus + inside_number
 
     for k in range(1, parts):
         lo = breaks[-1] + 1 if breaks else 0
@@ -116,14 +119,9 @@ def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
 
 
 def _clean(line: str) -> str:
-    """Trim a line; drop trailing commas/full stops from CJK lines (subtitle convention)."""
+    """Trim a line; a Chinese line as a Chinese viewer expects it (``chinese.subtitle_line``)."""
     line = line.strip()
-    if is_cjk(line):
-        # Chinese typography: full-width marks inside, none at the end of a subtitle line.
-        line = line.replace(",", "，").replace("?", "？").replace("!", "！").replace(";", "；")
-        while line and (line[-1] in "，。、" or ends_clause(line[-1])):
-            line = line[:-1]
-    return line
+    return subtitle_line(line) if is_cjk(line) else line
 
 
 def _retime(cues: list[Cue], clip_start: float, clip_end: float) -> list[Cue]:
@@ -177,8 +175,14 @@ def ass_text(text: str, newlines: bool = True) -> str:
 def _karaoke(cue: Cue, line: int) -> str:
     """ASS karaoke: each word turns from the text colour to the highlight as it is spoken."""
     out, t = [], cue.start
-    for i, w in enumerate(cue.words[line]):
+    words = cue.words[line]
+    chinese = is_cjk(cue.lines[line])
+    for i, w in enumerate(words):
         text = w.text.lstrip() if i == 0 else w.text
+        if chinese:   # drawn word by word: script and punctuation, not the line's numbers
+            text = subtitle_word(text)
+            text = text.lstrip(NO_LINE_START) if i == 0 else text
+            text = text.rstrip("，。、；：") if i == len(words) - 1 else text
         out.append(f"{{\\k{max(1, round((w.end - t) * 100))}}}{ass_text(text, newlines=False)}")
         t = w.end
     return "".join(out)
