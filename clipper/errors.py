@@ -26,6 +26,7 @@ the command that failed) and prints as one line.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,16 @@ class RenderError(StageError):
 
 class WorkspaceError(ClipperError):
     exit_code = 6
+
+
+# The output disk cannot take what clipper writes (said by Python's errno or in ffmpeg's
+# stderr as its strerror): what to do about it. Finished stages and clips are kept.
+DISK_ADVICE = {
+    errno.ENOSPC: "no space left on the output disk: free some space (or use another --out) and run again; "
+                  "finished work is kept",
+    errno.EDQUOT: "disk quota exceeded on the output disk: free some space and run again; finished work is kept",
+    errno.EROFS: "read-only file system: use another --out",
+}
 
 
 class Interrupted(ClipperError):

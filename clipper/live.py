@@ -30,7 +30,7 @@ from .segment.base import segment_sentences
 from .sentences import split_sentences
 from .transcribe.whisper import ChunkResult, assemble, transcribe_audio
 from .types import ClipSpec, CutPlan, RenderedClip, Segmentation
-from .workspace import Workspace, write_json_atomic
+from .workspace import Workspace, disk_errors, write_json_atomic
 
 if TYPE_CHECKING:
     from .pipeline import Pipeline
@@ -85,13 +85,14 @@ class LiveSession:
 
     def run(self) -> dict[str, Any]:
         """Pass after pass until the recording is complete; returns the final manifest."""
-        while True:
-            complete = self.is_complete()  # read before the pass: the pass then sees everything
-            self.pass_once(final=complete)
-            if complete:
-                return self._write_manifest(final=True)
-            self.pipeline.checkpoint()
-            time.sleep(self.cfg.watch.live_interval)
+        with disk_errors(self.ws.out_dir):
+            while True:
+                complete = self.is_complete()  # read before the pass: the pass then sees everything
+                self.pass_once(final=complete)
+                if complete:
+                    return self._write_manifest(final=True)
+                self.pipeline.checkpoint()
+                time.sleep(self.cfg.watch.live_interval)
 
     def pass_once(self, final: bool) -> None:
         while self._transcribe_new(final):

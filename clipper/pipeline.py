@@ -35,7 +35,7 @@ from .segment.base import segment_sentences, segmenter_version
 from .sentences import split_sentences
 from .transcribe.whisper import ChunkResult, assemble, load_model, transcribe_chunks
 from .types import CutPlan, MediaInfo, RenderedClip, Segmentation, SentenceList, Shots, Transcript
-from .workspace import FolderLock, Workspace, fingerprint, key_of, make_folder, set_aside
+from .workspace import FolderLock, Workspace, disk_errors, fingerprint, key_of, make_folder, set_aside
 
 log = logging.getLogger(__name__)
 _CLIP_FILE = re.compile(r"^c\d{3,}\.(mp4|srt|jpg)$")
@@ -134,7 +134,7 @@ class Pipeline:
             clock = now
 
         info, ws = self._open(source, out_dir)
-        with FolderLock(ws.out_dir, "run.lock", "clipper run"):
+        with FolderLock(ws.out_dir, "run.lock", "clipper run"), disk_errors(ws.out_dir):
             return self._run(info, ws, timings, reused, lap)
 
     def analyse(self, source: str | Path, out_dir: str | Path) -> CutPlan:
@@ -142,7 +142,7 @@ class Pipeline:
         the clips. ``clipper batch`` runs the two as separate tasks (a GPU worker can
         transcribe the next stream while CPU workers render this one)."""
         info, ws = self._open(source, out_dir)
-        with FolderLock(ws.out_dir, "run.lock", "clipper run"):
+        with FolderLock(ws.out_dir, "run.lock", "clipper run"), disk_errors(ws.out_dir):
             return self._analyse(info, ws, {}, [], lambda _stage: None).plan
 
     def _open(self, source: str | Path, out_dir: str | Path) -> tuple[MediaInfo, Workspace]:
@@ -266,7 +266,7 @@ class Pipeline:
         """
         if not (Path(out_dir) / ".clipper").is_dir():
             load_run(out_dir)   # not a run: its clear error, before the lock would make a work folder
-        with FolderLock(Path(out_dir), "run.lock", "clipper run"):
+        with FolderLock(Path(out_dir), "run.lock", "clipper run"), disk_errors(Path(out_dir)):
             return self._rerender(out_dir, approved_only, only)
 
     def _rerender(self, out_dir: str | Path, approved_only: bool, only: set[str] | None) -> RunResult:

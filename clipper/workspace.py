@@ -12,16 +12,18 @@ One run at a time holds a folder (``FolderLock``: ``.clipper/run.lock``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .errors import WorkspaceError
+from .errors import DISK_ADVICE, WorkspaceError
 from .types import JsonValue
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise WorkspaceError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+        raise WorkspaceError(f"cannot write: {_why(exc)}", path=str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -77,11 +79,28 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise WorkspaceError(f"cannot write: {exc.strerror or exc}", path=str(path)) from None
+        raise WorkspaceError(f"cannot write: {_why(exc)}", path=str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _why(exc: OSError) -> str:
+    """An OSError in words, with what to do when it is the disk's fault."""
+    return DISK_ADVICE.get(exc.errno or 0) or exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def disk_errors(out: Path) -> Iterator[None]:
+    """A write anywhere in a run that fails because the output disk is full, over quota or
+    read-only: WorkspaceError saying what to do (ffmpeg's own are mapped in ``run_ffmpeg``)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in DISK_ADVICE:
+            raise
+        raise WorkspaceError(DISK_ADVICE[exc.errno], path=str(exc.filename or out)) from None
 
 
 def set_aside(path: Path, why: str) -> None:
@@ -106,7 +125,7 @@ def make_folder(path: Path, what: str = "folder") -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkspaceError(f"cannot create the {what}: {exc.strerror}", path=str(path)) from None
+        raise WorkspaceError(f"cannot create the {what}: {_why(exc)}", path=str(path)) from None
     return path
 
 
@@ -120,7 +139,7 @@ class FolderLock:
         try:
             self.fh = open(self.path, "a+")
         except OSError as exc:
-            raise WorkspaceError(f"cannot open the lock file: {exc.strerror}", path=str(self.path)) from None
+            raise WorkspaceError(f"cannot open the lock file: {_why(exc)}", path=str(self.path)) from None
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

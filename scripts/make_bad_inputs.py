@@ -256,6 +256,14 @@ CASES: list[dict[str, Any]] = [
      "args": ["run", "{src}", "--out", "{tmp}/parent/out", "--config", "{cfg}"], "expect": _err(6, "parent")},
     {"name": "out_unwritable", "file": "s6.mp4", "make": None,
      "args": ["run", "{src}", "--out", "/proc/clipper-out", "--config", "{cfg}"], "expect": _err(6, "/proc/clipper-out")},
+    # -- the output disk: full or read-only (a small tmpfs; these need root to mount) -----------
+    {"name": "disk_full_extracting_audio", "file": "s6.mp4", "make": None, "mode": "disk", "disk": {"size": "96k"},
+     "expect": _err(6, "no space left on the output disk")},
+    {"name": "disk_full_rendering", "file": "s6.mp4", "make": None, "mode": "disk",
+     "disk": {"size": "4m", "analysed": True, "leave": 40 * 1024},
+     "expect": _err(6, "no space left on the output disk", absent=["disk/out/manifest.json"])},
+    {"name": "disk_read_only", "file": "s6.mp4", "make": None, "mode": "disk", "disk": {"size": "1m", "read_only": True},
+     "expect": _err(6, "read-only file system")},
     # -- damaged work folder: set aside and recomputed ---------------------------------------
     *[{"name": f"cache_{name}", "file": "s6.mp4", "make": None, "setup": [["base_run"], *ops],
        "expect": _ok(message=SET_ASIDE, exists=[f"out/.clipper/{target}.corrupt"])}

@@ -217,6 +217,53 @@ def test_case(name, corpus, tmp_path, base_run_dir, monkeypatch, caplog):
     print(f"| {name} | {describe(case['expect'])} | {got} |")   # the table of pytest -s
 
 
+def _fill_disk(mount: Path, leave: int) -> None:
+    """Write a file that leaves ``leave`` bytes free on the file system at ``mount``."""
+    st = os.statvfs(mount)
+    with open(mount / "filler", "wb") as fh:
+        remaining = st.f_bavail * st.f_frsize - leave
+        while remaining > 0:
+            remaining -= fh.write(b"\0" * min(remaining, 1 << 20))
+
+
+@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.get("mode") == "disk"])
+def test_output_disk_full_or_read_only(name, corpus, tmp_path, base_run_dir):
+    """The output folder on a full (or read-only) disk: one line, exit 6, nothing half-written,
+    and once there is room the next run finishes, reusing what the failed one had finished."""
+    case, disk = CASES[name], CASES[name]["disk"]
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={disk['size']}", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    try:
+        out = mount / "out"
+        if disk.get("analysed"):   # analysis done and saved; the disk fills before the clips
+            shutil.copytree(base_run_dir(), out, symlinks=True)
+            for path in [*out.glob("clips/*"), out / "manifest.json", out / ".clipper" / "renders.json"]:
+                path.unlink()
+        if "leave" in disk:
+            _fill_disk(mount, disk["leave"])
+        if disk.get("read_only"):
+            subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        args = ["run", str(corpus / case["file"]), "--out", str(out), "--config", str(corpus / "cheap.toml")]
+        result = CliRunner().invoke(main, args)
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        got = check_outcome(case, tmp_path, result.exit_code, result.stdout, result.stderr, "", out)
+        # Room again: the next run finishes and keeps what was done.
+        subprocess.run(["mount", "-o", "remount,rw,size=16m", str(mount)], check=True)
+        (mount / "filler").unlink(missing_ok=True)
+        again = CliRunner().invoke(main, args)
+        assert again.exit_code == 0, again.stderr
+        assert json.loads((out / "manifest.json").read_text())["clips"]
+        if disk.get("analysed"):
+            assert "reused: transcript" in again.stdout, again.stdout
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    print(f"| {name} | {describe(case['expect'])} | {got}; with room again: exit 0 |")
+
+
 def _clipper(*args: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "clipper.cli", *args], cwd=cwd, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

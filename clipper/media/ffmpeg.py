@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import FFmpegError, StageError
+from ..errors import DISK_ADVICE, FFmpegError, StageError, WorkspaceError
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,17 @@ def run_ffmpeg(argv: Sequence[str], *, cwd: Path | None = None, what: str = "ffm
         proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
+    disk = _disk_trouble(stderr)
+    if disk:   # even when ffmpeg exits 0 (an MP4 whose index could not be written); not the input's fault
+        raise WorkspaceError(f"{what.removesuffix(' failed')}: {disk}", path=full[-1])
     if proc.returncode != 0:
         raise FFmpegError(what, argv=list(full), stderr=stderr)
     return stderr
+
+
+def _disk_trouble(stderr: str) -> str | None:
+    """What to do, when ffmpeg's stderr says the disk it writes to is full or read-only."""
+    return next((advice for code, advice in DISK_ADVICE.items() if os.strerror(code) in stderr), None)
 
 
 def ffprobe_json(path: Path, *extra: str) -> dict[str, Any]:
