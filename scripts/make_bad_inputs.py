@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import struct
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSION = 6          # bump when a case's input changes: the corpus is rebuilt
+VERSION = 7          # bump when a case's input changes: the corpus is rebuilt
 
 PICTURE = "testsrc2=s=192x108:r=15"
 V = ["-f", "lavfi", "-i", PICTURE]          # the picture of most cases: small, to keep the tests quick
@@ -188,6 +189,12 @@ CASES: list[dict[str, Any]] = [
     {"name": "yuv444p10", "file": "10bit 444.mkv",
      "make": _av("{s6.wav}", V, ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p10le"]),
      "expect": _ok()},
+    {"name": "uhd_4k60", "file": "4k60.mp4",   # a phone's 4K at 60 fps (a flat picture with a moving box: quick to make)
+     "make": _av("{s6.wav}", ["-f", "lavfi", "-i", "color=c=0x336699:s=3840x2160:r=60,"
+                                                  "drawbox=x=mod(t*400\\,3600):y=900:w=240:h=240:c=yellow:t=fill"]),
+     "expect": _ok(manifest=[["source.width", "==", 3840], ["source.height", "==", 2160]])},
+    {"name": "over_2gb_sparse", "file": "over 2 GB.mp4", "make": ["over_2gb", "s6.mp4"],
+     "expect": _ok(manifest=[["source.duration", ">", 6.0]])},
     {"name": "hevc", "file": "hevc.mp4",
      "make": _av("{s6.wav}", V, ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
                                  "-tag:v", "hvc1"]),
@@ -340,6 +347,8 @@ def _make(make: list[Any], name: Path, corpus: Path, sample: Path) -> None:
         mid = len(data) // 2
         data[mid:mid + params[1]] = random.Random(7).randbytes(params[1])
         dest.write_bytes(bytes(data))
+    elif op == "over_2gb":
+        _over_2gb(corpus / params[0], dest)
     elif op == "cut":
         _run(["ffmpeg", "-v", "error", "-y", "-ss", str(params[0]), "-t", str(params[1]), "-i", str(sample),
               "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(dest)])
@@ -348,6 +357,34 @@ def _make(make: list[Any], name: Path, corpus: Path, sample: Path) -> None:
         _run(["ffmpeg", "-v", "error", "-y", *args, str(dest)])
     else:
         raise ValueError(f"unknown make op {op!r}")
+
+
+def _over_2gb(source: Path, dest: Path) -> None:
+    """``source`` stream-copied to a fragmented MP4, with a 2.1 GB ``free`` box between its
+    fragments: a file of over 2 GB (offsets past 32 bits) that takes a few KB of disk, as the
+    hole is never written. Fragment offsets are relative to their own ``moof``, so the
+    recording is intact; the ``mfra`` index (absolute offsets) is left out."""
+    frag = dest.with_name(dest.name + ".frag.mp4")
+    _run(["ffmpeg", "-v", "error", "-y", "-i", str(source), "-c", "copy", "-movflags", "empty_moov+default_base_moof",
+          "-frag_duration", "1000000", str(frag)])
+    data = frag.read_bytes()
+    frag.unlink()
+    boxes, i = [], 0
+    while i < len(data):
+        size, kind = struct.unpack(">I4s", data[i:i + 8])
+        size = struct.unpack(">Q", data[i + 8:i + 16])[0] if size == 1 else size
+        boxes.append((kind, data[i:i + size]))
+        i += size
+    head = [b for k, b in boxes if k in (b"ftyp", b"moov")]
+    fragments = [b for k, b in boxes if k in (b"moof", b"mdat")]
+    half = len(fragments) // 4 * 2 or 2   # after a whole moof+mdat pair
+    hole = (2 << 30) + (100 << 20)
+    with dest.open("wb") as fh:
+        fh.write(b"".join(head + fragments[:half]))
+        fh.write(struct.pack(">I4sQ", 1, b"free", 16 + hole))
+        fh.seek(hole, 1)
+        fh.write(b"".join(fragments[half:]))
+    assert dest.stat().st_size > 2 ** 31
 
 
 _WAVS = [n for n in HELPERS if n.endswith(".wav")]
