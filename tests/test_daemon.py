@@ -418,3 +418,41 @@ def test_fifty_files_at_once_with_renames_and_deletes_while_queued(tmp_path, sho
     deleted = json.loads((outbox / "z-deleted.error.json").read_text())
     assert "no such file" in deleted["error"]
     assert all(json.loads((outbox / e).read_text())["error"] for e in errors)
+
+
+def test_output_disk_filling_up_mid_job_fails_that_job_and_keeps_going(tmp_path, short_stream):
+    """The outbox on a small disk that fills up while a job renders: that job fails with its
+    error.json and its line in `clipper status`, the finished job's clips are untouched, the
+    daemon stays up, and once there is room the next file is clipped."""
+    inbox, outbox, cfg = tmp_path / "in", tmp_path / "out", tmp_path / "fast.toml"
+    inbox.mkdir()
+    outbox.mkdir()
+    cfg.write_text(FAST.format(attempts=1).replace("stable_seconds = 2.0", "stable_seconds = 0.5"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(outbox)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    proc = start(inbox, outbox, cfg)
+    try:
+        wait_for(lambda: "watching" in daemon_log(outbox), 60, proc)
+        shutil.copyfile(short_stream, inbox / "a.mp4")
+        wait_for(lambda: "1 done" in jobs(outbox)[-1], 180, proc)
+        before = {p.name: p.read_bytes() for p in (outbox / "a" / "clips").iterdir()}
+        # The disk fills up: what is left holds the small files of a job, not its audio or clips.
+        st = os.statvfs(outbox)
+        with open(outbox / "filler", "wb") as fh:
+            fh.write(b"\0" * (st.f_bavail * st.f_frsize - 256 * 1024))
+        shutil.copyfile(short_stream, inbox / "b.mp4")
+        error = wait_for(lambda: (outbox / "b.error.json").is_file() and
+                         json.loads((outbox / "b.error.json").read_text()), 180, proc)
+        assert "no space left on the output disk" in error["error"] and error["state"] == "failed", error
+        wait_for(lambda: "1 failed" in jobs(outbox)[-1], 30, proc)
+        assert {p.name: p.read_bytes() for p in (outbox / "a" / "clips").iterdir()} == before
+        assert proc.poll() is None, "the daemon keeps going"
+        (outbox / "filler").unlink()
+        shutil.copyfile(short_stream, inbox / "c.mp4")
+        wait_for(lambda: "2 done" in jobs(outbox)[-1], 180, proc)
+        assert_clean_output(outbox / "c")
+        assert not (outbox / "b" / "clips").is_dir() or not list((outbox / "b" / "clips").glob("*.mp4"))
+    finally:
+        stop(proc)
+        subprocess.run(["umount", "-l", str(outbox)], capture_output=True)
