@@ -26,7 +26,7 @@ def split_sentences(transcript: Transcript, cfg: SentencesConfig) -> SentenceLis
                 or (i in segment_ends and gap >= cfg.soft_pause)):
             spans.append((first, i))
             first = i + 1
-    spans = [piece for span in spans for piece in _split_long(words, span, cfg)]
+    spans = [piece for span in spans for piece in _split_long(words, span, cfg, segment_ends)]
 
     sentences: list[Sentence] = []
     passage = 0
@@ -45,8 +45,12 @@ def _too_long(words: tuple[Word, ...], a: int, b: int, cfg: SentencesConfig) -> 
     return units(text) > limit
 
 
-def _split_long(words: tuple[Word, ...], span: tuple[int, int], cfg: SentencesConfig) -> list[tuple[int, int]]:
-    """Split an over-long span at its widest pause (a clause mark counts as extra pause)."""
+def _split_long(words: tuple[Word, ...], span: tuple[int, int], cfg: SentencesConfig,
+                segment_ends: set[int]) -> list[tuple[int, int]]:
+    """Split an over-long span at its widest pause (a clause mark or the end of a recogniser
+    segment counts as extra pause). Whisper's word times often hide a pause (the next word's
+    start absorbs it) and Chinese comes without punctuation; its segment end is then the only
+    trace of the sentence break, where widest-pause alone cut inside a word pair (这条高|腰)."""
     a, b = span
     if b <= a or not _too_long(words, a, b, cfg):
         return [span]
@@ -54,8 +58,9 @@ def _split_long(words: tuple[Word, ...], span: tuple[int, int], cfg: SentencesCo
     lo, hi = a + max(1, n // 5), b - max(1, n // 5)  # keep both halves substantial
 
     def weight(i: int) -> float:
-        return (words[i + 1].start - words[i].end) + (0.5 if ends_clause(words[i].text) else 0.0)
+        return (words[i + 1].start - words[i].end) + (0.5 if ends_clause(words[i].text) else 0.0) \
+            + (0.5 if i in segment_ends else 0.0)
 
     cut = max(range(lo, max(lo, hi) + 1), key=weight) if hi >= lo else (a + b) // 2
     cut = min(max(cut, a), b - 1)
-    return _split_long(words, (a, cut), cfg) + _split_long(words, (cut + 1, b), cfg)
+    return _split_long(words, (a, cut), cfg, segment_ends) + _split_long(words, (cut + 1, b), cfg, segment_ends)

@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import wave
 from pathlib import Path
+
+from sample_common import PATTERNS, Track, pcm_from_file, render, write_truth
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "sample_media" / "script.json"
@@ -26,23 +27,10 @@ RATE = 16000
 LINE_GAP = 0.45
 PASSAGE_GAP = 1.6
 LEAD = 1.0
-# Test-pattern sources for the scenes, one per scene name in order of first use.
-PATTERNS = ["testsrc2", "smptehdbars", "rgbtestsrc", "testsrc", "pal100bars", "yuvtestsrc", "smptebars"]
 
 
 def speak(text: str, voice: str, wpm: int, dest: Path) -> None:
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(dest), text], check=True)
-
-
-def read_pcm(path: Path) -> bytes:
-    """espeak-ng writes 22.05 kHz; resample to 16 kHz mono s16 with ffmpeg."""
-    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", str(RATE),
-                          "-f", "s16le", "-"], check=True, capture_output=True).stdout
-    return out
-
-
-def silence(seconds: float) -> bytes:
-    return b"\x00\x00" * int(round(seconds * RATE))
 
 
 def build(force: bool = False) -> Path:
@@ -52,57 +40,39 @@ def build(force: bool = False) -> Path:
         if shutil.which(tool) is None:
             sys.exit(f"make_sample: {tool} is not installed")
     script = json.loads(SCRIPT.read_text())
-    pcm = bytearray(silence(LEAD))
+    track = Track(RATE)
+    track.pause(LEAD)
     truth_lines, scenes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for p_index, passage in enumerate(script["passages"]):
             if p_index:
-                pcm += silence(PASSAGE_GAP)
-            scene_start = len(pcm) / 2 / RATE if p_index else 0.0
+                track.pause(PASSAGE_GAP)
             for l_index, line in enumerate(passage["lines"]):
                 if l_index:
-                    pcm += silence(LINE_GAP)
+                    track.pause(LINE_GAP)
                 wav = Path(tmp) / f"{p_index}_{l_index}.wav"
                 speak(line["text"], script["voice"], script["words_per_minute"], wav)
-                audio = read_pcm(wav)
-                start = len(pcm) / 2 / RATE
-                pcm += audio
+                # espeak-ng writes 22.05 kHz; the track is 16 kHz.
+                start, end = track.add(pcm_from_file(wav, RATE))
                 truth_lines.append({"text": line["text"], "label": line["label"], "tags": line.get("tags", []),
                                     "product": passage["product"], "passage": p_index,
-                                    "start": round(start, 3), "end": round(len(pcm) / 2 / RATE, 3)})
-            scenes.append((passage["scene"], scene_start))
-        pcm += silence(1.0)
-        total = len(pcm) / 2 / RATE
+                                    "start": round(start, 3), "end": round(end, 3)})
+            scenes.append(passage["scene"])
+        track.pause(1.0)
+        total = track.now
         audio_path = Path(tmp) / "speech.wav"
-        with wave.open(str(audio_path), "wb") as wf:
-            wf.setnchannels(1)
-            wf.setsampwidth(2)
-            wf.setframerate(RATE)
-            wf.writeframes(bytes(pcm))
+        track.write_wav(audio_path)
         # Scene cuts halfway through each inter-passage silence, so edges can snap to them.
         cut_times = []
         for i in range(1, len(scenes)):
             prev_end = max(l["end"] for l in truth_lines if l["passage"] == i - 1)
             next_start = min(l["start"] for l in truth_lines if l["passage"] == i)
             cut_times.append(round((prev_end + next_start) / 2, 2))
-        bounds = [0.0, *cut_times, total]
-        v = script["video"]
-        names = list(dict.fromkeys(name.split("_")[0] for name, _ in scenes))
-        inputs, labels = [], []
-        for i, (name, _) in enumerate(scenes):
-            pattern = PATTERNS[names.index(name.split("_")[0]) % len(PATTERNS)]
-            dur = bounds[i + 1] - bounds[i]
-            inputs += ["-f", "lavfi", "-i", f"{pattern}=s={v['width']}x{v['height']}:r={v['fps']}:d={dur:.3f}"]
-            labels.append(f"[{i}:v]")
-        graph = "".join(labels) + f"concat=n={len(scenes)}:v=1:a=0,format=yuv420p[v]"
-        tmp_out = OUT.with_name(".sample_stream.tmp.mp4")
-        subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, "-i", str(audio_path),
-                        "-filter_complex", graph, "-map", "[v]", "-map", f"{len(scenes)}:a",
-                        "-c:v", "libx264", "-preset", "veryfast", "-crf", "30", "-g", str(2 * v["fps"]),
-                        "-c:a", "aac", "-b:a", "64k", "-ar", "44100", "-shortest", str(tmp_out)], check=True)
-        tmp_out.replace(OUT)
-    TRUTH.write_text(json.dumps({"source": OUT.name, "duration": round(total, 3), "scene_cuts": cut_times,
-                                 "lines": truth_lines}, indent=2) + "\n")
+        # One pattern per scene family: "shirt" and "shirt_price" share one.
+        names = list(dict.fromkeys(name.split("_")[0] for name in scenes))
+        patterns = [PATTERNS[names.index(name.split("_")[0]) % len(PATTERNS)] for name in scenes]
+        render(OUT, audio_path, patterns, cut_times, total, script["video"])
+    write_truth(TRUTH, OUT, total, cut_times, truth_lines)
     return OUT
 
 

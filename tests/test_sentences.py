@@ -49,6 +49,16 @@ def test_long_run_on_is_split_at_the_widest_pause():
     assert covered == list(range(60))
 
 
+def test_long_run_on_without_pauses_is_split_where_the_recogniser_ended_a_segment():
+    # Whisper often hides a sentence break in the next word's start (no gap in the word times)
+    # and writes no punctuation: its segment end is then the only trace of the break.
+    first, second = "下一款给大家上的是这条高腰阔腿裤也是一条特别显腿长的裤子", "面料里面加了百分之五的氨纶所以弹力特别好你看我这样拉"
+    words = [(c, i * 0.25, (i + 1) * 0.25) for i, c in enumerate(first + second)]  # back to back
+    segments = [(0, len(first) - 1), (len(first), len(words) - 1)]
+    out = split_sentences(transcript(words, segments=segments, language="zh"), CFG).sentences
+    assert [s.text for s in out] == [first, second]
+
+
 def test_long_silence_starts_a_new_passage():
     t = transcript([(" One.", 0.0, 0.5), (" Two.", 0.7, 1.0), (" Three.", 5.0, 5.5)])
     out = split_sentences(t, CFG).sentences
