@@ -87,3 +87,19 @@ def test_karaoke_words_are_simplified_and_start_without_a_mark():
     drawn = [e.plaintext for e in subs if e.style == "Default"]
     assert drawn == ["这件衣服很亲肤"], drawn
     assert isinstance(subs, pysubs2.SSAFile)
+
+
+@pytest.mark.parametrize("pieces, not_split", [
+    # Recogniser pieces (后|腰): a line may only end where a word of the language does.
+    (["我们", "家", "这", "条", "裤子", "是", "高", "腰", "设计", "后", "腰", "是", "松紧", "的", "吃", "完", "饭", "也",
+      "不会", "勒", "肚子"], {"后腰", "这条"}),
+    # A comma near the middle must not pull a line past the limit (16 characters before).
+    (["你", "摸", "上去", "就是", "那种", "滑滑的", "凉凉的", "感觉", "，", "穿", "一整天", "都", "不会", "闷"], {"感觉"}),
+])
+def test_chinese_lines_break_between_words_and_keep_to_the_limit(pieces, not_split):
+    cues = build_cues(_words(pieces), {len(pieces) - 1}, 0.0, 10.0, CFG)
+    lines = [line for c in cues for line in c.lines]
+    assert "".join(lines).replace("，", "") == "".join(pieces).replace("，", "")
+    assert all(len(line) <= CFG.max_line_chars_cjk for line in lines), lines
+    joins = {a[-1] + b[0] for a, b in zip(lines, lines[1:])}
+    assert not joins & not_split, lines

@@ -11,9 +11,11 @@ typed and never act as libass markup. The SRT sidecars hold the plain text (``wr
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -59,9 +61,9 @@ def build_cues(words: Sequence[Word], sentence_ends: set[int], clip_start: float
     cues: list[Cue] = []
     for phrase in _phrases(words, sentence_ends):
         n_cues = math.ceil(_width(_text(phrase)) / (limit * cfg.max_lines))
-        for part in _balanced(phrase, n_cues):
+        for part in _balanced(phrase, n_cues, limit * cfg.max_lines):
             n_lines = min(cfg.max_lines, math.ceil(_width(_text(part)) / limit))
-            split = [line for line in _balanced(part, n_lines) if _clean(_text(line))]
+            split = [line for line in _balanced(part, n_lines, limit) if _clean(_text(line))]
             if split:
                 cues.append(Cue(part[0].start, part[-1].end, tuple(_clean(_text(line)) for line in split),
                                 tuple(tuple(line) for line in split)))
@@ -82,14 +84,45 @@ def _phrases(words: Sequence[Word], sentence_ends: set[int]) -> list[list[Word]]
     return [p for p in phrases if p]
 
 
-def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
+def _inside_words(words: Sequence[Word]) -> set[int]:
+    """Indices ``i`` of recogniser words after which a break would split a Chinese word.
+
+    Whisper's Chinese "words" are single characters or pieces (这|条|高腰|阔腿裤), so the
+    words of the language come from jieba's dictionary; Latin text breaks at spaces."""
+    text = _text(words)
+    if not is_cjk(text):
+        return set()
+    ends, at = set(), 0
+    for token in _jieba().cut(text):
+        at += len(token)
+        ends.add(at)
+    inside, at = set(), 0
+    for i, w in enumerate(words[:-1]):
+        at += len(w.text)
+        if at not in ends:
+            inside.add(i)
+    return inside
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def _balanced(words: list[Word], parts: int, limit: float = math.inf) -> list[list[Word]]:
     """Split ``words`` into ``parts`` runs of about equal width, never inside a word.
 
     Each break goes to the word boundary nearest its share of the width, preferring one after
     a comma or clause mark when that is within a third of a share: lines then end on a pause.
+    A break inside a Chinese word or one that leaves a run wider than ``limit`` is taken
+    only when there is no other.
     """
     if parts <= 1 or len(words) <= 1:
         return [words]
+    inside = _inside_words(words)
     widths = [_width(w.text) for w in words]
     total = sum(widths)
     share = total / parts
@@ -98,18 +131,22 @@ def _balanced(words: list[Word], parts: int) -> list[list[Word]]:
         running += width
         cum.append(running)  # width up to and including word i
     breaks: list[int] = []
-    def cost(i: int, target: float) -> float:
+
+    def cost(i: int, target: float, before: float) -> float:
         bonus = share / 3 if ends_clause(words[i].text) else 0.0
         # Never between the words of a spoken number (三十九|块|九): it is drawn as 39.9元.
-        inside_number = share * 10 if in_spoken_number(words[i].text, words[i + 1].text) else 0.0
-        return abs(cum[i] - target) - bonus + inside_number
+        penalty = share * 10 if in_spoken_number(words[i].text, words[i + 1].text) else 0.0
+        penalty += share * 2 if i in inside else 0.0
+        penalty += share * 4 if cum[i] - before > limit + 1e-9 else 0.0
+        return abs(cum[i] - target) - bonus + penalty
 
     for k in range(1, parts):
         lo = breaks[-1] + 1 if breaks else 0
         candidates = range(lo, len(words) - (parts - k))
         if not candidates:
             break
-        breaks.append(min(candidates, key=lambda i, t=share * k: cost(i, t)))
+        before = cum[breaks[-1]] if breaks else 0.0
+        breaks.append(min(candidates, key=lambda i, t=share * k: cost(i, t, before)))
     out, start = [], 0
     for b in breaks:
         out.append(words[start:b + 1])
