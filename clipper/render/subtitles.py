@@ -132,13 +132,15 @@ def _balanced(words: list[Word], parts: int, limit: float = math.inf) -> list[li
         cum.append(running)  # width up to and including word i
     breaks: list[int] = []
 
-    def cost(i: int, target: float, before: float) -> float:
+    def cost(i: int, k: int, before: float) -> float:
         bonus = share / 3 if ends_clause(words[i].text) else 0.0
         # Never between the words of a spoken number (三十九|块|九): it is drawn as 39.9元.
         penalty = share * 10 if in_spoken_number(words[i].text, words[i + 1].text) else 0.0
         penalty += share * 2 if i in inside else 0.0
-        penalty += share * 4 if cum[i] - before > limit + 1e-9 else 0.0
-        return abs(cum[i] - target) - bonus + penalty
+        # Neither this run nor (on average) the runs after it wider than the limit.
+        too_wide = cum[i] - before > limit + 1e-9 or (total - cum[i]) / (parts - k) > limit + 1e-9
+        penalty += share * 4 if too_wide else 0.0
+        return abs(cum[i] - share * k) - bonus + penalty
 
     for k in range(1, parts):
         lo = breaks[-1] + 1 if breaks else 0
@@ -146,7 +148,7 @@ def _balanced(words: list[Word], parts: int, limit: float = math.inf) -> list[li
         if not candidates:
             break
         before = cum[breaks[-1]] if breaks else 0.0
-        breaks.append(min(candidates, key=lambda i, t=share * k: cost(i, t, before)))
+        breaks.append(min(candidates, key=lambda i: cost(i, k, before)))
     out, start = [], 0
     for b in breaks:
         out.append(words[start:b + 1])
