@@ -64,6 +64,23 @@ class TranscribeConfig(_Strict):
     threads: int = Field(ge=0)
     prompt_zh: str
     zh_script: Literal["simplified", "traditional", "keep"]
+    beam_size_zh: int = Field(ge=0, le=10)
+    vocabulary: tuple[str, ...]
+    vocabulary_categories: tuple[str, ...]
+    hotwords: bool
+    homophones: Literal["off", "exact", "near"]
+    redecode_dropped: bool
+
+    @field_validator("vocabulary_categories")
+    @classmethod
+    def _known_categories(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for name in names:
+            if name != "all" and not Path(name).suffix and name not in available_categories():
+                raise ValueError(f"unknown category '{name}': all, a file in configs/categories/ "
+                                 f"({', '.join(available_categories())}) or a path to one")
+            if Path(name).suffix and not Path(name).is_file():
+                raise ValueError(f"no such category file: {name}")
+        return names
 
     @field_validator("language")
     @classmethod

@@ -114,6 +114,17 @@ class SpeechSegment(JsonValue):
 
 
 @dataclass(frozen=True)
+class Correction(JsonValue):
+    """A recogniser word rewritten because it sounded like a vocabulary term (a homophone):
+    ``words[word]`` was heard as ``heard`` and now reads ``text``."""
+
+    word: int
+    heard: str
+    text: str
+    term: str
+
+
+@dataclass(frozen=True)
 class Transcript(JsonValue):
     language: str
     language_probability: float
@@ -121,6 +132,10 @@ class Transcript(JsonValue):
     model: str
     words: tuple[Word, ...]
     segments: tuple[SpeechSegment, ...]
+    corrections: tuple[Correction, ...] = ()   # homophones rewritten (transcribe.homophones)
+    # (start, end) where the VAD heard speech that no word covers, even decoded a second time
+    # (transcribe.redecode_dropped): text may be missing there.
+    unheard: tuple[tuple[float, float], ...] = ()
 
     @property
     def text(self) -> str:

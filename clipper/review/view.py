@@ -77,12 +77,14 @@ class RunView:
         words = self.saved.transcript.words
         lo, hi = max(0, first - CONTEXT_WORDS), min(len(words) - 1, last + CONTEXT_WORDS)
         fixed = dict(d.corrections)
+        vocab = {c.word: c.heard for c in self.saved.transcript.corrections}   # homophones the recogniser fixed
         shown = []
         for i in range(lo, hi + 1):
             w = words[i]
             gap = w.start - words[i - 1].end if i > 0 else w.start
             shown.append({"i": i, "text": fixed.get(i, w.text), "heard": w.text, "start": round(w.start, 3),
-                          "end": round(w.end, 3), "pause": round(max(0.0, gap), 2), "fixed": i in fixed})
+                          "end": round(w.end, 3), "pause": round(max(0.0, gap), 2), "fixed": i in fixed,
+                          "recognised": vocab.get(i)})
         made_rev = (rendered or {}).get("review", {}).get("rev", 0)
         # The file on disk reflects the decision when it was rendered with this revision's
         # edits, or when there was nothing to render differently.

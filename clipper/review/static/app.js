@@ -142,8 +142,9 @@ function wordsBox(c) {
   for (const w of c.words) {
     if (w.i < c.first_word || w.i > c.last_word) continue;
     if (w.pause >= 0.6 && w.i !== c.first_word) box.append(el("span", { class: "pause", text: `${w.pause.toFixed(1)}s` }));
-    const span = el("span", { class: `w${w.fixed ? " fixed" : ""}`, "data-i": String(w.i), text: w.text,
-      title: w.fixed ? `heard: ${w.heard.trim()}` : `${w.start.toFixed(2)}s` });
+    const vocab = !w.fixed && w.recognised;   // rewritten by the vocabulary's homophone correction
+    const span = el("span", { class: `w${w.fixed ? " fixed" : ""}${vocab ? " vocab" : ""}`, "data-i": String(w.i), text: w.text,
+      title: w.fixed ? `heard: ${w.heard.trim()}` : vocab ? `heard: ${w.recognised.trim()} (vocabulary)` : `${w.start.toFixed(2)}s` });
     span.addEventListener("click", () => editWord(span, w));
     box.append(span);
   }
