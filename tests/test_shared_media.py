@@ -30,7 +30,9 @@ def test_long_mandarin_is_transcribed_window_by_window(tmp_path):
     from clipper.workspace import Workspace
 
     src = shared_media("zh_ecom_seller_training_talk_70s.wav")
-    cfg = load_config(overrides={"transcribe": {"chunk_seconds": 30, "language": "zh"}})
+    # Windowing is the point here: greedy decoding (Chinese decodes with beam 5 by default).
+    cfg = load_config(overrides={"transcribe": {"chunk_seconds": 30, "language": "zh", "beam_size_zh": 1,
+                                                "redecode_dropped": False}})
     pipeline = Pipeline(cfg)
     transcript, _ = pipeline.transcribe(pipeline.probe(src), Workspace(tmp_path))
     starts = [w.start for w in transcript.words]
@@ -58,7 +60,9 @@ def test_rotated_video_renders_upright(tmp_path):
 
 def test_chinese_audio_renders_with_chinese_subtitles(tmp_path):
     src = shared_media("zh_news_foxconn_8s.wav")  # audio only: clips get a plain frame
-    result = Pipeline(load_config(overrides=EVERYTHING)).run(src, tmp_path / "输出 folder")
+    # What is drawn is the point: greedy decoding (tests/test_mandarin_asr.py covers the default's).
+    fast = {**EVERYTHING, "transcribe": {"beam_size_zh": 1, "redecode_dropped": False}}
+    result = Pipeline(load_config(overrides=fast)).run(src, tmp_path / "输出 folder")
     assert result.clips
     clip = result.clips[0]
     srt = (result.out_dir / clip.subtitles).read_text(encoding="utf-8")
