@@ -97,7 +97,10 @@ def test_karaoke_words_are_simplified_and_start_without_a_mark():
     (["你", "摸", "上去", "就是", "那种", "滑滑的", "凉凉的", "感觉", "，", "穿", "一整天", "都", "不会", "闷"], {"感觉"}),
     # ...nor the line after a clause mark (the sample's run: 10 characters, then 16).
     (["他的", "面", "料", "是", "天", "丝", "混", "纺", "的,", "你", "摸", "上", "去", "就是", "那", "种", "滑", "滑", "的",
-      "凉", "凉", "的", "感", "觉,"], {"面料", "天丝", "感觉"}),
+      "凉", "凉", "的", "感", "觉,"], {"面料", "天丝", "感觉", "上去"}),
+    # 27 characters: two full lines of 14 would have to split 上|去; two cues do not.
+    (["他的", "面", "料", "是", "天", "丝", "混", "纺", "的,", "你", "摸", "上", "去", "就是", "那", "种", "滑", "滑", "的",
+      "凉", "凉", "的", "感", "觉,", "特"], {"上去", "摸上"}),
 ])
 def test_chinese_lines_break_between_words_and_keep_to_the_limit(pieces, not_split):
     cues = build_cues(_words(pieces), {len(pieces) - 1}, 0.0, 10.0, CFG)

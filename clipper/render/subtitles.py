@@ -60,7 +60,10 @@ def build_cues(words: Sequence[Word], sentence_ends: set[int], clip_start: float
     limit = cfg.max_line_chars_cjk if is_cjk(sample) else cfg.max_line_chars_latin * 0.5
     cues: list[Cue] = []
     for phrase in _phrases(words, sentence_ends):
-        n_cues = math.ceil(_width(_text(phrase)) / (limit * cfg.max_lines))
+        width = _width(_text(phrase))
+        n_cues = math.ceil(width / (limit * cfg.max_lines))
+        if is_cjk(sample) and width > 0.9 * n_cues * limit * cfg.max_lines:
+            n_cues += 1   # a nearly full cue leaves no room to break lines between words
         for part in _balanced(phrase, n_cues, limit * cfg.max_lines):
             n_lines = min(cfg.max_lines, math.ceil(_width(_text(part)) / limit))
             split = [line for line in _balanced(part, n_lines, limit) if _clean(_text(line))]
