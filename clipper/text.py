@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import lru_cache
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _LATIN_WORD = re.compile(r"[A-Za-z0-9\u00c0-\u024f\u0400-\u04ff]+(?:['’.-][A-Za-z0-9\u00c0-\u024f\u0400-\u04ff]+)*")
@@ -88,3 +90,15 @@ def read_text_file(path) -> str:
         raise ConfigError(f"cannot read as text: {exc}", path=str(path)) from None
     logging.getLogger(__name__).info("%s: read as %s", path, encoding)
     return text
+
+
+@lru_cache(maxsize=2)
+def chinese_script(script: str) -> Callable[[str], str]:
+    """OpenCC's converter to ``"simplified"`` or ``"traditional"`` Chinese (built once)."""
+    import opencc
+
+    return opencc.OpenCC("t2s" if script == "simplified" else "s2t").convert
+
+
+def to_simplified(text: str) -> str:
+    return chinese_script("simplified")(text) if cjk_count(text) else text

@@ -15,9 +15,8 @@ the sidecar, never to the transcript (the review page corrects the recogniser's 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
-from ..text import cjk_count
+from ..text import to_simplified
 
 _NUMERAL = "零〇一二两三四五六七八九十百千万"
 _NUM = rf"(?:[{_NUMERAL}]+|\d+)"
@@ -39,17 +38,6 @@ _FULL_WIDTH = {",": "，", "?": "？", "!": "！", ";": "；", ":": "：", "(": 
 _CJK_CHAR = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]"
 # No line starts with these (closing marks and pauses belong to the line before).
 NO_LINE_START = "，。、；：？！…）》」』”’,.;:?!)"
-
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s().convert(text) if cjk_count(text) else text
 
 
 def _value(spoken: str) -> float:

@@ -18,8 +18,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+
+from ..text import to_simplified
 
 _DIGITS = "零一二三四五六七八九"
 _NUMBER = re.compile(r"(\d+(?:\.\d+)?)(%?)")
@@ -61,20 +62,9 @@ def _pad(rest: int, lead: int) -> str:
 
 def normalise(text: str) -> str:
     """The characters that are compared (see the module docstring)."""
-    text = _t2s(text)
+    text = to_simplified(text)
     text = _NUMBER.sub(lambda m: ("百分之" if m.group(2) else "") + spoken_number(m.group(1)), text)
     return "".join(_KEEP.findall(text)).lower()
-
-
-@lru_cache(maxsize=1)
-def _t2s_converter():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def _t2s(text: str) -> str:
-    return _t2s_converter().convert(text)
 
 
 def align(ref: str, hyp: str) -> list[tuple[int | None, int | None]]:

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from ..config import TranscribeConfig
 from ..errors import ModelError, TranscriptionError
 from ..media.audio import SAMPLE_RATE, chunk_bounds, read_window
+from ..text import chinese_script
 from ..types import Correction, SpeechSegment, Transcript, Word
 from . import dropped, vocabulary
 from .models import resolve
@@ -255,9 +256,7 @@ def _zh_converter(script: str) -> Callable[[str], str] | None:
     """Whisper writes Chinese in either script, even mid-stream; normalise to one."""
     if script == "keep":
         return None
-    import opencc
-
-    return opencc.OpenCC("t2s" if script == "simplified" else "s2t").convert
+    return chinese_script(script)
 
 
 def assemble(chunks: list[ChunkResult], duration: float, model_name: str) -> Transcript:
