@@ -163,6 +163,9 @@ class PlanConfig(_Strict):
     merge_gap: float = Field(ge=0)
     max_pad: float = Field(ge=0)
     snap_window: float = Field(ge=0)
+    edge_check: bool
+    edge_search: float = Field(ge=0, le=5)
+    edge_min_pause: float = Field(gt=0, le=2)
     include_promo: bool
     evergreen: bool
     keep_short: bool
