@@ -370,7 +370,7 @@ def status(outbox: str) -> None:
     """List the watch daemon's jobs in OUTBOX and their state."""
     import time
 
-    from .jobs import JobStore
+    from .daemon.jobs import JobStore
 
     db = Path(outbox) / ".clipper" / "jobs.sqlite"
     if not db.is_file():

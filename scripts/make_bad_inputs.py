@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSION = 7          # bump when a case's input changes: the corpus is rebuilt
+VERSION = 8          # bump when a case's input changes: the corpus is rebuilt
 
 PICTURE = "testsrc2=s=192x108:r=15"
 V = ["-f", "lavfi", "-i", PICTURE]          # the picture of most cases: small, to keep the tests quick
@@ -278,8 +278,8 @@ CASES: list[dict[str, Any]] = [
           ("renders_garbage", "renders.json", [["garbage", "out/.clipper/renders.json"]]),
           ("renders_wrong_shape", "renders.json", [["json", "out/.clipper/renders.json", {"c001": 5}]]),
           ("transcript_garbage", "transcript.json", [["garbage", "out/.clipper/transcript.json"]]),
-          ("chunks_garbage", "transcript.chunks.jsonl", [["rm", "out/.clipper/transcript.json"],
-                                                         ["garbage", "out/.clipper/transcript.chunks.jsonl"]]),
+          ("journal_garbage", "journal.jsonl", [["rm", "out/.clipper/transcript.json"],
+                                                ["garbage", "out/.clipper/journal.jsonl"]]),
           ("segments_wrong_shape", "segments.json", [["json", "out/.clipper/segments.json", [1, 2, 3]]]),
           ("shots_garbage", "shots.json", [["garbage", "out/.clipper/shots.json"]]),
           ("plan_folder", "plan.json", [["dir", "out/.clipper/plan.json"]]),

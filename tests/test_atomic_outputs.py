@@ -58,10 +58,10 @@ def test_transcription_resumes_from_the_windows_of_a_killed_run(sample_stream, t
 
     with pytest.raises(Interrupted):
         stopping.transcribe(info, ws)
-    saved = ws.path("transcript.chunks.jsonl").read_text().splitlines()
+    saved = ws.path("journal.jsonl").read_text().splitlines()
     assert len(saved) == 2  # two windows kept on disk
     transcript, reused = pipeline.transcribe(info, ws)
     assert not reused and transcript.words[-1].end > 80
     full, _ = Pipeline(cfg).transcribe(info, Workspace(tmp_path / "fresh"))
     assert [w.text for w in transcript.words] == [w.text for w in full.words]
-    assert not ws.path("transcript.chunks.jsonl").exists()
+    assert not ws.path("audio.wav").exists(), "the extracted audio goes once the transcript is saved"

@@ -359,21 +359,19 @@ def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, 
 
 
 def test_segment_folder_is_joined_append_only_and_survives_a_torn_append(tmp_path):
-    from clipper import load_config
-    from clipper.watch import Watcher
+    from clipper.daemon.segments import join_segments
 
     rec, out = tmp_path / "rec", tmp_path / "out"
     rec.mkdir()
     for i in range(3):
         (rec / f"seg{i}.ts").write_bytes(bytes([i]) * 1000)
-    w = Watcher(tmp_path, tmp_path / "box", load_config())
-    joined = w._single_file(rec, out, complete=False)   # the newest segment may still be written
+    joined = join_segments(rec, out, complete=False)   # the newest segment may still be written
     assert joined.stat().st_size == 2000
     (rec / "seg10.ts").write_bytes(b"x" * 500)           # natural order: seg10 after seg2
-    assert w._single_file(rec, out, complete=False).stat().st_size == 3000
+    assert join_segments(rec, out, complete=False).stat().st_size == 3000
     with joined.open("ab") as fh:                         # a crash between the bytes and the listing
         fh.write(b"y" * 777)
-    w._single_file(rec, out, complete=True)
+    join_segments(rec, out, complete=True)
     data = joined.read_bytes()
     assert len(data) == 3500 and data[2000:3000] == bytes([2]) * 1000 and data[3000:] == b"x" * 500
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from clipper import load_config
-from clipper.jobs import JobStore
+from clipper.daemon.jobs import JobStore
+from clipper.daemon.watcher import Watcher
 from clipper.types import ClipSpec
-from clipper.watch import Watcher
 
 
 # -- the live publish rule ---------------------------------------------------------------
@@ -26,7 +26,7 @@ def clip(start: float, end: float, cid: str = "c001") -> ClipSpec:
 
 
 def test_a_clip_is_settled_once_speech_went_on_live_settle_seconds_past_it():
-    from clipper.live import settled
+    from clipper.pipeline.walk import settled
 
     c = clip(10.0, 20.0)
     assert not settled(c, transcribed_until=22.9, last_speech=22.5, settle=3.0)   # heard only 2.9 s past it
@@ -37,7 +37,7 @@ def test_a_clip_is_settled_once_speech_went_on_live_settle_seconds_past_it():
 
 
 def test_only_settled_clips_are_published_in_order_and_numbered_on():
-    from clipper.live import clips_to_publish
+    from clipper.pipeline.walk import clips_to_publish
 
     plan = [clip(10, 20, "x"), clip(25, 35, "y"), clip(40, 50, "z")]
     # Heard up to 38 s: the first two are settled, the third is not.
@@ -50,7 +50,7 @@ def test_only_settled_clips_are_published_in_order_and_numbered_on():
 
 
 def test_published_clips_never_change():
-    from clipper.live import clips_to_publish
+    from clipper.pipeline.walk import clips_to_publish
 
     published = [clip(10.0, 20.0, "c001")]
     before = list(published)
@@ -63,22 +63,6 @@ def test_published_clips_never_change():
     # The final pass too leaves them alone.
     final = clips_to_publish(plan, published + ready, 40.0, 39.0, 3.0, final=True)
     assert final == []
-
-
-def test_live_state_survives_a_restart(tmp_path):
-    """What a session published is read back by the next one (a daemon killed mid-recording)."""
-    from clipper import Pipeline
-    from clipper.live import LiveSession
-    from clipper.types import RenderedClip
-
-    pipeline = Pipeline(load_config())  # no model is loaded until something is transcribed
-    first = LiveSession(pipeline, tmp_path / "rec.ts", tmp_path / "out", lambda: False)
-    first.published = [clip(10.0, 20.0, "c001")]
-    first.rendered = [RenderedClip(id="c001", file="clips/c001.mp4", subtitles="clips/c001.srt", duration=10.0,
-                                   width=1080, height=1920)]
-    first._save_state()
-    again = LiveSession(pipeline, tmp_path / "rec.ts", tmp_path / "out", lambda: False)
-    assert again.published == first.published and again.rendered == first.rendered
 
 
 # -- the job table ---------------------------------------------------------------------
@@ -129,7 +113,7 @@ def test_a_job_left_running_by_a_killed_daemon_resumes(tmp_path):
     store.add("/in/a.mp4", "/out/a")
     store.add("/in/b.mp4", "/out/b")
     # A daemon claims the first job and is killed -9 mid-way.
-    crash = ("import os, sys; from clipper.jobs import JobStore; JobStore(__import__('pathlib').Path(sys.argv[1]))"
+    crash = ("import os, sys; from clipper.daemon.jobs import JobStore; JobStore(__import__('pathlib').Path(sys.argv[1]))"
              ".claim(); os.kill(os.getpid(), 9)")
     proc = subprocess.run([sys.executable, "-c", crash, str(db)])
     assert proc.returncode == -9
@@ -208,21 +192,22 @@ def test_scan_takes_complete_files_and_growing_recordings_in_live_mode(tmp_path)
 
 
 # -- the stage cache keys ----------------------------------------------------------------
-# The config sections each stage's cache key reads (clipper/pipeline.py), with the source's
-# fingerprint and, for shots and clips, what the stage is given (edge windows, the clip).
+# The config sections each stage's key reads, with those of the stages it is computed from
+# (clipper/pipeline/stages.py): a change reaches every stage downstream of what reads it.
 KEY_SECTIONS = {"transcript": ("transcribe",), "sentences": ("transcribe", "sentences"),
-                "segments": ("transcribe", "sentences", "segment"), "shots": ("scenes",), "plan": ("plan",),
-                "render": ("render",)}
-# One change in each section.
+                "segments": ("transcribe", "sentences", "segment"),
+                "shots": ("transcribe", "sentences", "segment", "scenes", "plan"),
+                "plan": ("transcribe", "sentences", "segment", "scenes", "plan", "watch")}
+# One change in each section (in [watch], the one key the plan reads: when a clip is settled).
 CHANGES = {"transcribe": {"beam_size": 2}, "sentences": {"max_chars_cjk": 41}, "segment": {"kinds": ["promo"]},
            "scenes": {"threshold": 20.0}, "plan": {"min_seconds": 9.0}, "render": {"crf": 30},
-           "watch": {"live_interval": 3.0}}
+           "watch": {"live_settle": 3.0}}
 
 
 def stage_key(stage: str, cfg, fp: str = "f00d") -> str:
-    from clipper.workspace import key_of
+    from clipper.pipeline.stages import stage_keys
 
-    return key_of(stage, fp, cfg.section_hash(*KEY_SECTIONS[stage]))
+    return stage_keys(cfg, fp)[stage]
 
 
 @pytest.mark.parametrize("section", sorted(CHANGES))
@@ -232,6 +217,27 @@ def test_a_config_change_changes_the_keys_of_the_stages_that_read_its_section_on
     assert getattr(changed, section) != getattr(base, section)
     for stage, sections in KEY_SECTIONS.items():
         assert (stage_key(stage, changed) != stage_key(stage, base)) == (section in sections), (stage, section)
+
+
+def test_watch_settings_other_than_the_settle_time_change_no_stage():
+    base = load_config()
+    changed = load_config(overrides={"watch": {"live_interval": 3.0, "stable_seconds": 9.0}})
+    assert all(stage_key(s, changed) == stage_key(s, base) for s in KEY_SECTIONS)
+
+
+def test_a_clips_render_key_reads_the_render_section_and_the_clip_not_its_take_rank():
+    from dataclasses import replace
+
+    from clipper.pipeline.publish import render_key
+    from clipper.types import ClipSpec
+
+    base, crf = load_config().render, load_config(overrides={"render": CHANGES["render"]}).render
+    c = ClipSpec(id="c001", kind="selling_point", tags=("fabric",), product=1, start=1.0, end=20.0,
+                 sentence_ids=("s1",), text="...")
+    assert render_key("k", c, base) != render_key("k", c, crf)
+    assert render_key("k", c, base) != render_key("other source", c, base)
+    assert render_key("k", c, base) != render_key("k", replace(c, end=21.0), base)
+    assert render_key("k", c, base) == render_key("k", replace(c, take=2, best_take=False), base)
 
 
 def test_keys_depend_on_the_source_and_the_stage_not_on_the_order_of_settings():
@@ -256,11 +262,12 @@ WORDS = [  # (text, start): a host's lines, one word every 0.45 s, a pause betwe
 @pytest.mark.slow
 def test_the_pipeline_reuses_a_stage_unless_a_section_its_key_reads_changed(tmp_path):
     """The table above, through real runs. No Whisper: the transcript is saved in the work folder
-    beforehand under the key pipeline.py gives it (the source's fingerprint and [transcribe]),
+    beforehand under the key the stage table gives it (the source's fingerprint and [transcribe]),
     and the runs say which stages they reused."""
     from clipper import Pipeline
+    from clipper.pipeline.stages import stage_keys
     from clipper.types import SpeechSegment, Transcript, Word
-    from clipper.workspace import Workspace, fingerprint, key_of
+    from clipper.workspace import Workspace, fingerprint
 
     src = tmp_path / "stream.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=10", "-f", "lavfi",
@@ -285,8 +292,7 @@ def test_the_pipeline_reuses_a_stage_unless_a_section_its_key_reads_changed(tmp_
         for section, change in section_changes.items():
             overrides.setdefault(section, {}).update(change)
         cfg = load_config(overrides=overrides)
-        Workspace(out).save("transcript", key_of("transcript", fingerprint(src), cfg.transcribe.model_dump()),
-                            transcript)
+        Workspace(out).save("transcript", stage_keys(cfg, fingerprint(src))["transcript"], transcript)
         return Pipeline(cfg).run(src, out)
 
     def rerun(**section_changes):  # on a copy of the first run's folder
@@ -297,17 +303,17 @@ def test_the_pipeline_reuses_a_stage_unless_a_section_its_key_reads_changed(tmp_
     first = run(tmp_path / "out")
     assert first.reused == ("transcript",), "the saved transcript was found: nothing was transcribed"
     assert len(first.clips) >= 1
-    every = ("transcript", "segments", "shots", f"{len(first.clips)} clips")
+    clips = f"{len(first.clips)} clips"
+    every = ("transcript", "segments", "shots", "plan", clips)
     assert rerun() == every
-    assert rerun(watch=CHANGES["watch"]) == every, "no stage reads [watch]"
-    assert rerun(render=CHANGES["render"]) == every[:3], "[render] changes the clips only"
-    # [sentences] is read by segmentation's key; a setting that leaves these English sentences as
-    # they were leaves the clip as it was, and a clip's key is the clip itself.
-    assert rerun(sentences=CHANGES["sentences"]) == ("transcript", "shots", every[3])
+    assert rerun(watch={"live_interval": 3.0}) == every, "no stage reads [watch] but the settle time"
+    assert rerun(render=CHANGES["render"]) == every[:4], "[render] changes the clips only"
+    # Anything the plan reads walks the journal's windows again (nothing is transcribed); a
+    # change that leaves these English sentences' clips as they were leaves their files.
+    assert rerun(sentences=CHANGES["sentences"]) == ("transcript", clips)
+    assert rerun(scenes=CHANGES["scenes"]) == ("transcript", clips)
     reused = rerun(segment={"kinds": ["selling_point", "promo"]})
     assert reused[0] == "transcript" and "segments" not in reused, "[segment] is read by segmentation's key"
-    reused = rerun(scenes=CHANGES["scenes"])
-    assert reused[:2] == ("transcript", "segments") and "shots" not in reused, "[scenes]: shots found again"
 
 
 def test_file_events_wake_the_watcher_without_waiting_for_a_rescan(tmp_path):

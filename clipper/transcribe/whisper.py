@@ -49,6 +49,13 @@ class ChunkResult:
                 "unheard": [list(u) for u in self.unheard]}
 
     @classmethod
+    def of_transcript(cls, t: Transcript) -> "ChunkResult":
+        """A whole transcript as one window (the inverse of ``assemble`` for one window)."""
+        return cls(0.0, t.duration, t.language, t.language_probability, t.words,
+                   tuple((s.start, s.end, s.text, s.last_word - s.first_word + 1) for s in t.segments),
+                   t.corrections, t.unheard)
+
+    @classmethod
     def from_dict(cls, d: dict) -> "ChunkResult":
         return cls(d["start"], d["end"], d["language"], d["language_probability"],
                    tuple(Word(*w) for w in d["words"]), tuple(tuple(s) for s in d["segments"]),

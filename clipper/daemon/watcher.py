@@ -1,29 +1,28 @@
-"""The watch folder: sources that land in INBOX become clips in OUTBOX/<name>/.
+"""The watcher: sources that land in INBOX become clips in OUTBOX/<name>/.
 
 Inputs are found by watchdog events and by a periodic rescan (events get lost on network
 drives). A file counts as complete once its size and time stamp have held still for
-``stable_seconds``; a folder of MPEG-TS segments (an HLS recording) counts as one source.
-With ``live`` on, a growing recording is clipped while it is written (``live.LiveSession``).
-Jobs are durable (``jobs.JobStore``) and one daemon at a time holds an OUTBOX (a lock file).
+``stable_seconds``; a folder of MPEG-TS segments (an HLS recording) counts as one source
+(``segments.py``). With ``live`` on, a growing recording is clipped while it is written: the
+pipeline's own walk over a recording that is still growing (``Pipeline.live``). Jobs are
+durable (``jobs.JobStore``) and one daemon at a time holds an OUTBOX (a lock file).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import re
-import shutil
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config
-from .errors import ClipperError, Interrupted, MediaNotFoundError, WorkspaceError
+from ..config import Config
+from ..errors import ClipperError, Interrupted, MediaNotFoundError, WorkspaceError
+from ..workspace import FolderLock, write_json_atomic
 from .jobs import Job, JobStore
-from .workspace import FolderLock, write_json_atomic
+from .segments import join_segments, segment_files
 
 log = logging.getLogger(__name__)
 GROWING_FORMATS = {".ts", ".mkv", ".flv"}   # readable while written; MP4 needs its index at the end
@@ -44,15 +43,6 @@ def source_signature(path: Path) -> tuple[int, float, int]:
                 len(parts))
     st = path.stat()
     return st.st_size, st.st_mtime, 1
-
-
-def segment_files(folder: Path) -> list[Path]:
-    """The .ts segments of an HLS recording folder, in playback order (natural sort)."""
-    def natural(p: Path):
-        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name)]
-
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".ts" and not p.name.startswith(".")),
-                  key=natural)
 
 
 class Watcher:
@@ -118,7 +108,7 @@ class Watcher:
 
     # -- running jobs ---------------------------------------------------------------------
     def pipeline(self):
-        from .pipeline import Pipeline
+        from ..pipeline import Pipeline
 
         if self._pipeline is None:  # one model load for every job of this daemon
             self._pipeline = Pipeline(self.config, should_stop=self.stop_requested.is_set)
@@ -135,8 +125,7 @@ class Watcher:
                     and not self.is_stable(source):
                 manifest = self._run_live(source, out)
             else:
-                manifest = self.pipeline().run(self._single_file(source, out), out)
-                manifest = manifest.manifest
+                manifest = self.pipeline().run(join_segments(source, out), out).manifest
         except Interrupted:
             store.release(job.id)
             log.info("job %d: stopped on request, will resume", job.id)
@@ -155,54 +144,17 @@ class Watcher:
         store.finish(job.id, len(manifest["clips"]))
         log.info("job %d: done, %d clips in %s", job.id, len(manifest["clips"]), out)
 
-    def _single_file(self, source: Path, out: Path, complete: bool = True) -> Path:
-        """A segment folder becomes one MPEG-TS file (segments concatenate byte for byte).
-
-        Append-only: segments already joined are listed beside the file and not copied again,
-        so a live pass costs only the new segments. While the recording goes on, the newest
-        segment may still be being written and waits for the next pass.
-        """
-        if source.is_file():
-            return source
-        joined = out / ".clipper" / "joined.ts"
-        listing = joined.with_suffix(".list")
-        joined.parent.mkdir(parents=True, exist_ok=True)
-        done = listing.read_text().splitlines() if listing.is_file() and joined.is_file() else []
-        if not done:
-            joined.unlink(missing_ok=True)
-            listing.unlink(missing_ok=True)
-        parts = segment_files(source)
-        # Bytes of a segment whose name a crash kept out of the listing are cut off again.
-        listed = sum((source / name).stat().st_size for name in done if (source / name).is_file())
-        if joined.is_file() and joined.stat().st_size > listed:
-            with joined.open("r+b") as fh:
-                fh.truncate(listed)
-        ready = parts if complete else parts[:-1]
-        with joined.open("ab") as dst, listing.open("a") as log_fh:
-            for part in ready:
-                if part.name in done:
-                    continue
-                with part.open("rb") as src:
-                    shutil.copyfileobj(src, dst, 1 << 22)
-                dst.flush()
-                os.fsync(dst.fileno())
-                log_fh.write(part.name + "\n")  # after the bytes: a crash before this line is cut off above
-                log_fh.flush()
-        return joined
-
     def _run_live(self, source: Path, out: Path) -> dict:
-        from .live import LiveSession
-
         if not source.is_dir():
-            return LiveSession(self.pipeline(), source, out, lambda: self.is_stable(source)).run()
+            return self.pipeline().live(source, out, lambda: self.is_stable(source)).manifest
 
         def complete_and_join() -> bool:
             done = self.is_stable(source)
-            self._single_file(source, out, complete=done)
+            join_segments(source, out, complete=done)
             return done
 
-        joined = self._single_file(source, out, complete=False)
-        return LiveSession(self.pipeline(), joined, out, complete_and_join).run()
+        joined = join_segments(source, out, complete=False)
+        return self.pipeline().live(joined, out, complete_and_join).manifest
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:

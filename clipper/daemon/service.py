@@ -11,8 +11,8 @@ import signal
 import threading
 from pathlib import Path
 
-from .config import Config
-from .watch import Watcher
+from ..config import Config
+from .watcher import Watcher
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,179 @@
+"""The incremental walk: every run, batch or live, hears its source window by window and
+publishes each clip as soon as its selling point is settled.
+
+After each transcribed window (appended to the journal) a *pass* brings sentences,
+segmentation and the plan up to the horizon heard so far, and hands the clips that are
+settled to rendering, while transcription goes on. A clip is settled once speech went on
+for ``watch.live_settle`` seconds past it and the segmenter has seen the sentences after it
+that its labels depend on (``lookahead``). Published clips never change (a take's rank
+aside): a later pass plans only what comes after the last one. When the source is heard to
+its end a final pass takes the rest.
+
+A pass is a pure function of the windows heard and the clips published before it, and its
+decision is journaled, so a run killed at any point resumes from the journal and publishes
+exactly what an uninterrupted run does; a rerun with other plan settings walks the same
+windows again without transcribing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+from ..config import Config, SegmentConfig
+from ..media.probe import probe
+from ..plan import rank_takes
+from ..transcribe.whisper import ChunkResult, assemble
+from ..types import ClipSpec, CutPlan, MediaInfo, Segmentation, SentenceList, Transcript
+from ..workspace import key_of
+from .journal import Journal, PassRecord
+from .publish import RenderQueue
+from .stages import ShotFinder, plan_of, propose, segments_of, sentences_of
+
+log = logging.getLogger(__name__)
+
+
+def lookahead(cfg: SegmentConfig) -> int:
+    """Sentences after a clip's last one that its labels depend on, per backend.
+
+    rules: one (a "next product" phrase starts the product of the sentence that follows it);
+    embed: two (each sentence is read with its neighbours' embeddings, and a product switch
+    compares the sentences on both sides); a language model labels a sentence from the
+    window in which it sits furthest from an edge: half a window, plus the embed model's
+    two when the two are combined.
+    """
+    if cfg.backend in ("transformers", "openai"):
+        return cfg.llm.window // 2 + (2 if cfg.llm.combine else 0)
+    return 2 if cfg.backend == "embed" else 1
+
+
+def settled(clip: ClipSpec, transcribed_until: float, last_speech: float, settle: float) -> bool:
+    """Is a clip's selling point complete: speech went on for ``settle`` seconds past its end
+    (the recogniser has heard that far, and some sentence ends after the clip)?"""
+    return transcribed_until - clip.end >= settle and last_speech > clip.end
+
+
+def clips_to_publish(planned: Sequence[ClipSpec], published: Sequence[ClipSpec], transcribed_until: float,
+                     last_speech: float, settle: float, final: bool,
+                     sentence_ids: Sequence[str] = (), lookahead: int = 0) -> list[ClipSpec]:
+    """The planned clips to publish now, in order, with the ids they are published under.
+
+    Published clips never change: a planned clip that starts before the end of the last one
+    published (the same selling point planned again, or one overlapping it) is passed over,
+    and numbering goes on after them. A clip goes out once settled and followed by
+    ``lookahead`` sentences (or when the source is heard to its end, ``final``); the first
+    that is not stops the list, as later ones are not either.
+    """
+    position = {sid: i for i, sid in enumerate(sentence_ids)}
+    cursor = published[-1].end if published else 0.0
+    out: list[ClipSpec] = []
+    for clip in planned:
+        if clip.start < cursor - 1e-3:
+            continue  # published already, or overlaps what was
+        read = lookahead == 0 or (bool(clip.sentence_ids) and clip.sentence_ids[-1] in position
+                                  and len(sentence_ids) - 1 - position[clip.sentence_ids[-1]] >= lookahead)
+        if not (final or (settled(clip, transcribed_until, last_speech, settle) and read)):
+            break
+        out.append(replace(clip, id=f"c{len(published) + len(out) + 1:03d}"))
+        cursor = clip.end
+    return out
+
+
+def plan_key(stage_keys: dict[str, str]) -> str:
+    """What a pass's decision depends on beyond the windows: everything the plan's key reads."""
+    return key_of("passes", stage_keys["plan"])
+
+
+@dataclass
+class Heard:
+    """The latest pass's view of the source (for the manifest in progress and the final save)."""
+
+    transcript: Transcript
+    sentences: SentenceList
+    segmentation: Segmentation | None
+
+
+class Walk:
+    """One run's walk over its journal. ``live``: the source is still being written (its
+    length and picture bounds are read again on every pass)."""
+
+    def __init__(self, config: Config, info: MediaInfo, journal: Journal, stage_keys: dict[str, str],
+                 model_name: str, queue: RenderQueue | None, live: bool = False,
+                 checkpoint: Callable[[], None] = lambda: None) -> None:
+        self.config, self.info, self.journal, self.queue = config, info, journal, queue
+        self.model_name, self.live, self.checkpoint = model_name, live, checkpoint
+        self.plan_key = plan_key(stage_keys)
+        self.shots = ShotFinder(info.path, config)
+        self.published: list[ClipSpec] = []
+        self.passes_done = 0          # windows covered by the passes made or replayed
+        self.final_done = False
+        self.heard: Heard | None = None
+
+    # -- passes -----------------------------------------------------------------------------
+    def catch_up(self) -> None:
+        """A pass for every journaled window not yet passed over (replayed when decided)."""
+        while self.passes_done < len(self.journal.windows):
+            self._pass(self.passes_done + 1, final=False)
+            self.checkpoint()
+
+    def add_window(self, chunk: ChunkResult) -> None:
+        self.journal.add_window(chunk)
+        self.catch_up()
+
+    def finish(self) -> None:
+        """The final pass: the source was heard to its end."""
+        self.catch_up()
+        if not self.final_done:
+            self._pass(len(self.journal.windows), final=True)
+            self.final_done = True
+
+    def _pass(self, n: int, final: bool) -> None:
+        record = self.journal.decided(self.plan_key, n, final)
+        if record is None:
+            ready = self._decide(n, final)
+            self.journal.add_pass(PassRecord(self.plan_key, n, final, tuple(ready)))
+        else:
+            ready = list(record.clips)
+        self.passes_done = n
+        if ready:
+            self.published.extend(ready)
+            if self.queue is not None:
+                heard = self._heard(n, final)
+                for clip in ready:
+                    self.queue.submit(self.info, clip, heard.transcript, heard.sentences.sentences)
+
+    def _heard(self, n: int, final: bool) -> Heard:
+        duration = self.info.duration if final else self.journal.windows[n - 1].end if n else 0.0
+        if self.heard is None or self.heard.transcript.duration != duration \
+                or len(self.heard.transcript.words) != sum(len(c.words) for c in self.journal.windows[:n]):
+            transcript = assemble(self.journal.windows[:n], duration, self.model_name)
+            self.heard = Heard(transcript, sentences_of(transcript, self.config), None)
+        return self.heard
+
+    def _decide(self, n: int, final: bool) -> list[ClipSpec]:
+        if self.live:
+            self.info = probe(self.info.path)   # the recording has grown
+        heard = self._heard(n, final)
+        if not heard.transcript.words or not heard.sentences.sentences:
+            return []
+        cfg = self.config
+        segmentation = heard.segmentation or segments_of(heard.sentences, cfg)
+        self.heard = replace(heard, segmentation=segmentation)
+        horizon = heard.transcript.duration
+        cursor = self.published[-1].end if self.published else 0.0
+        windows = propose(heard.sentences, segmentation, cfg, horizon, self.info.has_video, after=cursor)
+        shots = self.shots(windows)
+        # A growing recording's picture bounds are not known until it is complete.
+        plan = plan_of(self.info, heard.sentences, segmentation, shots, cfg, horizon,
+                       picture_known=final or not self.live)
+        sents = heard.sentences.sentences
+        heard_until = self.journal.windows[n - 1].end if n else 0.0
+        return clips_to_publish(plan.clips, self.published, heard_until, sents[-1].end,
+                                cfg.watch.live_settle, final, [s.id for s in sents], lookahead(cfg.segment))
+
+    # -- the result -------------------------------------------------------------------------
+    def plan(self, final_plan: CutPlan) -> CutPlan:
+        """The run's plan: the published clips (takes ranked among them) and what the final
+        plan of the whole source dropped."""
+        return CutPlan(clips=tuple(rank_takes(self.published)), dropped=final_plan.dropped)

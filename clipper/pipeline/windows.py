@@ -1,0 +1,104 @@
+"""Where a run's transcript windows come from: a complete file, or a recording still being written.
+
+Both append each window to the journal through ``on_window`` (the walk's ``add_window``)
+as soon as it is transcribed, and both resume after the last journaled window.
+
+- A complete file: its audio is extracted once to ``.clipper/audio.wav`` and read in windows
+  of ``transcribe.chunk_seconds`` that end at quiet points (``chunk_bounds``), so memory is
+  bounded however long the stream.
+- A growing recording: each read takes the audio that arrived since the last window, up to a
+  quiet point a few seconds short of the end (the words there may still be arriving), at
+  most one window at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from ..config import TranscribeConfig
+from ..media.audio import (
+    extract_audio,
+    extract_audio_argv,
+    quietest_point,
+    read_window,
+    wav_duration,
+)
+from ..media.ffmpeg import run_ffmpeg
+from ..progress import Progress
+from ..transcribe.whisper import ChunkResult, transcribe_audio, transcribe_chunks
+from ..types import MediaInfo
+from ..workspace import Workspace, set_aside
+from .journal import Journal
+
+log = logging.getLogger(__name__)
+MIN_NEW_AUDIO = 6.0     # seconds of new audio in a growing recording worth a window
+TAIL_SEARCH = 4.0       # a growing recording's window ends at the quietest point of its last seconds
+
+
+def hear_file(model, info: MediaInfo, ws: Workspace, journal: Journal, cfg: TranscribeConfig,
+              progress: Progress, on_window: Callable[[ChunkResult], None],
+              checkpoint: Callable[[], None]) -> None:
+    """Transcribe the rest of a complete file, window by window, then mark the journal's end."""
+    if journal.end is not None:
+        return
+    audio = ws.usable("audio.wav")
+    if not journal.windows or not _wav_ok(audio):
+        with progress.task("extracting audio", info.duration) as task:
+            extract_audio(info, audio, on_progress=task.update)
+    resume = journal.transcribed_until
+    with progress.task(f"transcribing ({cfg.model})", info.duration) as task:
+        task.update(resume)
+        for chunk in transcribe_chunks(model, audio, cfg, language=journal.language,
+                                       resume_from=resume, on_progress=task.update):
+            on_window(chunk)
+            checkpoint()
+    journal.mark_end(info.duration)
+    audio.unlink(missing_ok=True)  # 115 MB an hour; re-extracting is cheap next to transcribing
+
+
+class GrowingRecording:
+    """Windows of a recording that is still being written."""
+
+    def __init__(self, source: Path, ws: Workspace, cfg: TranscribeConfig, model: Callable[[], object]) -> None:
+        self.source, self.ws, self.cfg, self.model = source, ws, cfg, model
+
+    def read(self, journal: Journal, final: bool) -> tuple[ChunkResult | None, bool]:
+        """One window of the audio that arrived (None when too little did); and whether more
+        is already waiting."""
+        start = journal.transcribed_until
+        wav = self.ws.path("live_audio.wav")
+        window = self.cfg.chunk_seconds
+        try:
+            run_ffmpeg(extract_audio_argv(self.source, wav, start, window + TAIL_SEARCH + 1.0),
+                       what="reading the growing recording failed")
+        except Exception as exc:  # noqa: BLE001 - a file mid-write can fail to parse for a moment
+            if final:
+                raise
+            log.info("%s: not readable yet (%s)", self.source.name, exc)
+            return None, False
+        available = wav_duration(wav)
+        more = available > window
+        if available < (0.5 if final else MIN_NEW_AUDIO):
+            return None, False
+        end = available
+        if more or not final:
+            edge = min(available, window + TAIL_SEARCH) - 1.0
+            lo = max(0.0, edge - TAIL_SEARCH)
+            end = quietest_point(read_window(wav, lo, edge), lo)
+        chunk = transcribe_audio(self.model(), read_window(wav, 0.0, end), start, self.cfg, journal.language)
+        wav.unlink(missing_ok=True)
+        return chunk, more
+
+
+def _wav_ok(path: Path) -> bool:
+    """Is the work folder's audio a WAV that reads (kept from an interrupted run)?"""
+    if not path.is_file():
+        return False
+    try:
+        wav_duration(path)
+        return True
+    except Exception as exc:  # noqa: BLE001 - wave.Error, EOFError, a truncated header
+        set_aside(path, f"unreadable audio ({exc})")
+        return False
