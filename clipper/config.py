@@ -161,6 +161,7 @@ class PlanConfig(_Strict):
     min_seconds: float = Field(gt=0)
     max_seconds: float = Field(gt=0)
     merge_gap: float = Field(ge=0)
+    end_pause: float = Field(ge=0)
     max_pad: float = Field(ge=0)
     snap_window: float = Field(ge=0)
     edge_check: bool

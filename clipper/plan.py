@@ -2,9 +2,13 @@
 
 1. ``group_sentences``: runs of sentences of a wanted kind become clip candidates. A run
    breaks at a product change, a silence longer than ``merge_gap``, the ``max_seconds``
-   limit, or (selling points) a change of subject once the clip is long enough. Groups
-   shorter than ``min_seconds`` merge into a same-product neighbour or are dropped, and the
-   drop is recorded with its reason.
+   limit, or (selling points) a change of subject once the clip is long enough. A change of
+   subject splits only where the host ends a thought (``ends_thought``): the recogniser's
+   sentences are often pieces of one run-on line, cut at a comma or a breath, and the pieces
+   of one thought can carry different tags; they stay together, and the subject compared is
+   the whole next thought's. A run over ``max_seconds`` breaks at its best break: the
+   latest end of a thought, else the widest pause. Groups shorter than ``min_seconds`` merge
+   into a same-product neighbour or are dropped, and the drop is recorded with its reason.
 2. ``edge_windows``: where a scene cut could move an edge — the silence before the first
    word and after the last word, at most ``snap_window`` long. Only these windows are
    decoded for scene detection.
@@ -19,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 from .config import PlanConfig
-from .text import is_cjk
+from .text import ends_clause, ends_sentence, is_cjk
 from .types import ClipSpec, CutPlan, Segment, Segmentation, Sentence, SentenceList, Shots
 
 
@@ -55,31 +59,94 @@ def group_sentences(sentences: SentenceList, segmentation: Segmentation, kinds: 
     tags: set[str] = set()
     for i, seg in enumerate(segs):
         kind = _kind_of(seg, kinds, cfg, current.kind if current else None)
-        if current is not None and kind == current.kind and not _breaks(current, tags, sents, seg, i, cfg):
-            current = Group(current.kind, current.product, current.first, i)
-            tags |= set(seg.tags) - {"other"}
-            continue
+        if current is not None and kind == current.kind:
+            why = _breaks(current, tags, sents, segs, i, cfg)
+            if why is None:
+                current = Group(current.kind, current.product, current.first, i)
+                tags |= _tags(seg)
+                continue
+            cut = _best_break(current, sents, segs, i, cfg) if why == "long" else i
+            if cut < i:  # the run goes on in a new clip from an earlier, better break
+                groups.append(Group(current.kind, current.product, current.first, cut - 1))
+                current = Group(current.kind, current.product, cut, i)
+                tags = set().union(*(_tags(s) for s in segs[cut:i + 1]))
+                continue
         if current is not None:
             groups.append(current)
             current = None
         if kind is not None:
-            current, tags = Group(kind, seg.product, i, i), set(seg.tags) - {"other"}
+            current, tags = Group(kind, seg.product, i, i), _tags(seg)
     if current is not None:
         groups.append(current)
     return _settle_short(groups, sents, cfg)
 
 
-def _breaks(group: Group, tags: set[str], sents: Sequence[Sentence], seg: Segment, i: int,
-            cfg: PlanConfig) -> bool:
-    if seg.product != group.product:
+def _tags(seg: Segment) -> set[str]:
+    return set(seg.tags) - {"other"}
+
+
+def ends_thought(sents: Sequence[Sentence], i: int, cfg: PlanConfig) -> bool:
+    """Does the host end a thought between sentence ``i - 1`` and sentence ``i``?
+
+    Yes after a full stop, question or exclamation mark, or at a pause of at least
+    ``end_pause`` after a sentence without punctuation (Chinese often comes without any).
+    No where the recogniser wrote a comma or another clause mark, however its sentence
+    splitter cut there: that is a breath inside a run-on line (unless the silence is longer
+    than ``merge_gap``, which ends any clip). A missed end costs a longer clip; a false one
+    cuts a line in two."""
+    if i <= 0 or i >= len(sents):
         return True
+    gap = sents[i].start - sents[i - 1].end
+    words = sents[i - 1].text.split()
+    last = words[-1] if words else ""
+    if ends_sentence(last) or gap > cfg.merge_gap:
+        return True
+    return not ends_clause(last) and gap >= cfg.end_pause
+
+
+def _thought_tags(sents: Sequence[Sentence], segs: Sequence[Segment], i: int, group: Group,
+                  cfg: PlanConfig) -> set[str]:
+    """The subject of the thought that starts at sentence ``i``: the tags of its sentences up
+    to the next end of a thought (those of the group's kind and product)."""
+    tags: set[str] = set()
+    j = i
+    while j < len(segs) and segs[j].product == group.product and segs[j].label.kind == segs[i].label.kind:
+        tags |= _tags(segs[j])
+        j += 1
+        if ends_thought(sents, j, cfg):
+            break
+    return tags
+
+
+def _breaks(group: Group, tags: set[str], sents: Sequence[Sentence], segs: Sequence[Segment], i: int,
+            cfg: PlanConfig) -> str | None:
+    """Why the run ``group`` does not take sentence ``i``, or None when it does."""
+    if segs[i].product != group.product:
+        return "product"
     if sents[i].start - sents[i - 1].end > cfg.merge_gap:
-        return True
+        return "silence"
     if sents[i].end - sents[group.first].start > cfg.max_seconds:
-        return True
-    new_tags = set(seg.tags) - {"other"}
+        return "long"
+    if group.kind != "selling_point" or not tags or not ends_thought(sents, i, cfg):
+        return None
     long_enough = sents[i - 1].end - sents[group.first].start >= cfg.min_seconds
-    return group.kind == "selling_point" and long_enough and bool(tags) and bool(new_tags) and not (tags & new_tags)
+    new_tags = _thought_tags(sents, segs, i, group, cfg)
+    return "subject" if long_enough and new_tags and not (tags & new_tags) else None
+
+
+def _best_break(group: Group, sents: Sequence[Sentence], segs: Sequence[Segment], i: int,
+                cfg: PlanConfig) -> int:
+    """Where a run that sentence ``i`` would take past ``max_seconds`` breaks (the first sentence
+    of the next clip): the latest end of a thought that leaves this clip ``min_seconds`` and the
+    next one within ``max_seconds``, else the widest pause there; ``i`` when there is none."""
+    start = sents[group.first].start
+    fits = [j for j in range(group.first + 1, i + 1)
+            if sents[j - 1].end - start >= cfg.min_seconds and sents[i].end - sents[j].start <= cfg.max_seconds
+            and segs[j].label.kind == group.kind]
+    if not fits:
+        return i
+    ends = [j for j in fits if ends_thought(sents, j, cfg)]
+    return max(ends) if ends else max(fits, key=lambda j: (sents[j].start - sents[j - 1].end, j))
 
 
 def _span(g: Group, sents: Sequence[Sentence]) -> float:

@@ -1,7 +1,7 @@
 """The planner is pure: these tests build sentences and labels by hand."""
 
 from clipper.config import load_config
-from clipper.plan import build_plan, edge_windows, group_sentences
+from clipper.plan import build_plan, edge_windows, ends_thought, group_sentences
 from clipper.types import Label, Segment, Segmentation, Sentence, SentenceList, Shots
 
 CFG = load_config().plan
@@ -9,11 +9,11 @@ SP, PROMO, CHAT = Label.SELLING_POINT, Label.PROMO, Label.CHATTER
 
 
 def make(rows, duration=200.0):
-    """rows: (start, end, label, tags, product)"""
+    """rows: (start, end, label, tags, product[, text]); the text ends with a full stop unless given."""
     sents, segs = [], []
-    for i, (start, end, label, tags, product) in enumerate(rows):
+    for i, (start, end, label, tags, product, *text) in enumerate(rows):
         sid = f"s{i:03d}"
-        sents.append(Sentence(sid, start, end, f"sentence {i}.", i, i))
+        sents.append(Sentence(sid, start, end, text[0] if text else f"sentence {i}.", i, i))
         segs.append(Segment(sid, label, tuple(tags), product))
     return SentenceList("en", tuple(sents)), Segmentation("rules", "apparel", tuple(segs)), duration
 
@@ -42,6 +42,48 @@ def test_product_change_and_subject_change_split_clips():
                  (20.5, 30, SP, ["color"], 2)])                             # new product: new clip
     assert [c.sentence_ids for c in p.clips] == [("s000", "s001"), ("s002",), ("s003",)]
     assert [c.product for c in p.clips] == [1, 1, 2]
+
+
+def test_subject_changes_split_only_where_the_host_ends_a_thought():
+    # One run-on line the recogniser cut at its commas into three "sentences" with three
+    # subjects; the clip may change subject at its full stop, not at the breaths.
+    p, _ = plan([(0, 10, SP, ["fabric"], 1, "面料里面加了百分之五的氨纶，"),
+                 (10.3, 13, SP, ["function"], 1, "所以弹力特别好，"),
+                 (13.4, 16, SP, ["scenario"], 1, "蹲下坐下都不勒。"),
+                 (16.6, 26, SP, ["size"], 1, "一百斤以内拍小码。")])
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001", "s002"), ("s003",)]
+    assert set(p.clips[0].tags) == {"fabric", "function", "scenario"}
+
+
+def test_without_punctuation_a_long_pause_ends_a_thought_and_a_breath_does_not():
+    rows = [(0, 10, SP, ["fabric"], 1, "面料是天丝的"), (10 + CFG.end_pause, 20, SP, ["color"], 1, "颜色有三个"),
+            (20 + CFG.end_pause / 2, 30, SP, ["size"], 1, "尺码很全")]
+    p, _ = plan(rows)
+    assert [c.sentence_ids for c in p.clips] == [("s000",), ("s001", "s002")]
+    assert ends_thought(make(rows)[0].sentences, 1, CFG) and not ends_thought(make(rows)[0].sentences, 2, CFG)
+    # English run-ons: a comma is no end, however the sentences were cut.
+    p, _ = plan([(0, 10, SP, ["fabric"], 1, "The fabric is cool linen,"), (10.7, 20, SP, ["fit"], 1, "and it fits loose.")])
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001")]
+
+
+def test_the_subject_compared_is_the_whole_next_thought():
+    # The next thought opens on the fit but is about the fabric too: no new clip.
+    p, _ = plan([(0, 10, SP, ["fabric"], 1, "面料是天丝的。"), (10.6, 13, SP, ["fit"], 1, "版型宽松，"),
+                 (13.3, 20, SP, ["fabric"], 1, "面料也很透气。")])
+    assert [c.sentence_ids for c in p.clips] == [("s000", "s001", "s002")]
+
+
+def test_a_run_past_max_seconds_breaks_at_its_latest_end_of_a_thought():
+    # 5 s pieces of talk; full stops only after pieces 5 and 9 (ends at 30 s and 50 s).
+    rows = [(i * 5.0 + 0.3, i * 5.0 + 5.0, SP, ["fabric"], 1, "这个面料很好。" if i in (5, 9) else "这个面料很好，")
+            for i in range(16)]
+    p, _ = plan(rows)
+    assert p.clips[0].sentence_ids[-1] == "s009" and p.clips[1].sentence_ids[0] == "s010"
+    assert all(c.duration <= CFG.max_seconds + 2 * CFG.max_pad for c in p.clips)
+    # No end of a thought at all: the widest breath.
+    rows = [(start + (0.3 if i == 7 else 0.0), end, *rest, "这个面料很好，") for i, (start, end, *rest, _) in enumerate(rows)]
+    p, _ = plan(rows)
+    assert p.clips[0].sentence_ids[-1] == "s006" and p.clips[1].sentence_ids[0] == "s007"
 
 
 def test_short_groups_merge_into_a_neighbour_or_are_dropped_with_a_reason():
