@@ -289,7 +289,8 @@ class Pipeline:
         if render:
             index = RenderIndex(ws, journal.key, cfg.render)
             queue = RenderQueue(index, cfg.render.jobs, self.checkpoint)
-        walk = Walk(cfg, info, journal, stages.keys, cfg.transcribe.model, queue, live, self.checkpoint)
+        walk = Walk(cfg, info, journal, stages.keys, cfg.transcribe.model, queue, live, self.checkpoint,
+                    audio=None if live else ws.path("audio.wav"))
         if queue is not None:
             queue.on_done = lambda rendered: self._progress_manifest(ws, walk, journal, rendered, stages, started)
         try:

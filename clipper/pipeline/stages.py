@@ -16,9 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from ..config import Config
+from ..edge_silence import refine_edges
 from ..plan import build_plan, edge_windows, fit_to_picture, group_sentences
 from ..scenes import detect_cuts
 from ..segment.base import segment_sentences, segmenter_version
@@ -131,13 +133,19 @@ def propose(sentences: SentenceList, segmentation: Segmentation, config: Config,
 
 
 def plan_of(info: MediaInfo, sentences: SentenceList, segmentation: Segmentation, shots: Shots | None,
-            config: Config, duration: float, picture_known: bool = True) -> CutPlan:
-    """The cut plan up to ``duration`` (the horizon heard so far, or the whole source)."""
+            config: Config, duration: float, picture_known: bool = True, audio: Path | None = None) -> CutPlan:
+    """The cut plan up to ``duration`` (the horizon heard so far, or the whole source), its
+    edges checked on the sound itself (``audio``: the run's WAV while it exists, else the
+    source, decoded a few seconds per edge)."""
     plan = build_plan(sentences, segmentation, shots, config.segment.kinds, config.plan, duration)
+    picture = None
     if picture_known and info.has_video and info.video_end and (
             info.video_start > PICTURE_SLACK or info.video_end < info.duration - PICTURE_SLACK):
         plan = fit_to_picture(plan, sentences, info.video_start, info.video_end, config.plan)
-    return plan
+        picture = (info.video_start, info.video_end)
+    source = audio if audio is not None and audio.is_file() else Path(info.path)
+    return refine_edges(plan, source, sentences, config.plan, duration, shots=shots, picture=picture,
+                        track=info.audio_track if source == Path(info.path) else 0)
 
 
 class ShotFinder:

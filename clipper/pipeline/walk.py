@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 from ..config import Config, SegmentConfig
@@ -100,9 +101,10 @@ class Walk:
 
     def __init__(self, config: Config, info: MediaInfo, journal: Journal, stage_keys: dict[str, str],
                  model_name: str, queue: RenderQueue | None, live: bool = False,
-                 checkpoint: Callable[[], None] = lambda: None) -> None:
+                 checkpoint: Callable[[], None] = lambda: None, audio: Path | None = None) -> None:
         self.config, self.info, self.journal, self.queue = config, info, journal, queue
         self.model_name, self.live, self.checkpoint = model_name, live, checkpoint
+        self.audio = audio      # the run's extracted WAV (edges are checked on it while it exists)
         self.plan_key = plan_key(stage_keys)
         self.shots = ShotFinder(info.path, config)
         self.published: list[ClipSpec] = []
@@ -166,7 +168,7 @@ class Walk:
         shots = self.shots(windows)
         # A growing recording's picture bounds are not known until it is complete.
         plan = plan_of(self.info, heard.sentences, segmentation, shots, cfg, horizon,
-                       picture_known=final or not self.live)
+                       picture_known=final or not self.live, audio=self.audio)
         sents = heard.sentences.sentences
         heard_until = self.journal.windows[n - 1].end if n else 0.0
         return clips_to_publish(plan.clips, self.published, heard_until, sents[-1].end,
