@@ -24,7 +24,14 @@ from clipper.segment.crossval import cross_validate, cross_validate_dev, fit, sa
 from clipper.segment.embed import MODEL_PATH  # noqa: E402
 from clipper.segment.embedder import Embedder  # noqa: E402
 from clipper.segment.evaluate import score  # noqa: E402
-from clipper.segment.train import REPO, Recipe, dev_rows, featurize, real_rows, unlabelled_rows  # noqa: E402
+from clipper.segment.train import (  # noqa: E402
+    REPO,
+    Recipe,
+    dev_rows,
+    featurize,
+    real_rows,
+    unlabelled_rows,
+)
 from clipper.transcribe.models import cache_dir  # noqa: E402
 from clipper.workspace import write_json_atomic  # noqa: E402
 
@@ -35,6 +42,7 @@ RECIPES = [
     Recipe("+ context + rules + smoothing", smooth=1.0),
     Recipe("+ context + rules + self-training", self_train=True),
     Recipe("+ context + rules + self-training + smoothing", self_train=True, smooth=1.0),
+    Recipe("+ context + rules + self-training + n-gram head", self_train=True, ngrams=True),
 ]
 
 

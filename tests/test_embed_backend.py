@@ -19,10 +19,16 @@ import pytest
 from clipper.config import load_category, load_config
 from clipper.errors import ConfigError
 from clipper.segment import embedder as embedder_mod
+from clipper.segment import ngrams
 from clipper.segment.base import classify_items, segment_sentences
 from clipper.segment.corpus import MAX_CHARS, Passage, resolve, split_spans, text_hash
-from clipper.segment.embed import (MODEL_PATH, TrainedModel, choose_tags, products_from_switches,
-                                   trained_model)
+from clipper.segment.embed import (
+    MODEL_PATH,
+    TrainedModel,
+    choose_tags,
+    products_from_switches,
+    trained_model,
+)
 from clipper.segment.embedder import Embedder, EmbeddingUnavailable
 from clipper.segment.evaluate import evaluate, read_labelled
 from clipper.segment.features import viterbi
@@ -145,13 +151,50 @@ def test_viterbi_follows_strong_evidence_and_smooths_weak():
     assert list(path) == [0, 0, 0, 1]
 
 
+def test_ngram_features_are_hashed_tfidf_with_neighbour_blocks():
+    texts = ["点点关注", "面料很亲肤", "点点关注"]
+    counts = ngrams.term_counts(texts)
+    assert counts[0] == counts[2] and all(0 <= k < ngrams.BUCKETS for c in counts for k in c)
+    idf = ngrams.document_frequency(counts)
+    # Only n-grams seen in two or more sentences count (here: those of "点点关注").
+    assert set(np.nonzero(idf)[0]) == set(counts[0])
+    rows = ngrams.features(texts, ["p", "p", "q"], idf)
+    own, val = rows[0]
+    assert abs(float(np.linalg.norm(val[own < ngrams.BUCKETS])) - 1) < 1e-5
+    assert not (own >= ngrams.BUCKETS).any()            # the next sentence has no counting n-gram
+    assert (rows[1][0] >= ngrams.BUCKETS).all()          # its own n-grams are all rare: only the previous block
+    assert (rows[2][0] < ngrams.BUCKETS).all()           # another passage: no neighbours
+    w = np.zeros((3, ngrams.BLOCKS * ngrams.BUCKETS), np.float32)
+    w[1, own] = 1.0
+    s = ngrams.scores(rows, w, np.zeros(3, np.float32))
+    assert s[0, 1] == pytest.approx(float(val.sum())) and s[0, 0] == 0
+
+
+def test_the_ngram_head_is_combined_by_a_weighted_geometric_mean():
+    m = trained_model()
+    assert m.ngram_w is not None and m.ngram_w.shape == (3, ngrams.BLOCKS * ngrams.BUCKETS)
+    assert 0 < m.ngram_weight < 1 and m.meta["recipe"]["ngrams"]
+    x = np.zeros((2, m.label_w.shape[1]), np.float32)
+    texts = ["今天下单立减三十块，一号链接", "这个面料很亲肤"]
+    both = m.combined_probs(x, ngrams.term_counts(texts), ["p", "p"])
+    alone = m.label_probs(x)
+    assert np.allclose(both.sum(axis=1), 1) and not np.allclose(both, alone)
+    plain = TrainedModel(**{**m.__dict__, "ngram_w": None})
+    assert np.allclose(plain.combined_probs(x, ngrams.term_counts(texts), ["p", "p"]), alone)
+
+
 # ---- the shipped model ----------------------------------------------------------------------------
 
 def test_shipped_model_is_small_and_says_how_it_was_made():
     assert MODEL_PATH.stat().st_size < 2_000_000
     meta = trained_model().meta
     assert meta["trained_on"]["real"] >= 1000
-    assert meta["cv"]["passage"] > 0.7
+    assert meta["cv"]["passage"] > 0.78
+    # Not below the rules on English (the trained backend by grouped cross-validation over the
+    # written set's passages; the rules were tuned on all of it).
+    rules = evaluate(read_labelled(DATA / "dev_en.jsonl"),
+                     lambda items, cat: classify_items(items, cfg(backend="rules"), load_category(cat))[0], "apparel")
+    assert meta["cv"]["dev_en"] >= rules.macro_f1
 
 
 def test_embed_beats_the_rules_on_held_out_chinese():

@@ -17,12 +17,33 @@ import numpy as np
 
 from ..types import Label, Segment
 from ..workspace import write_bytes_atomic
-from .embed import FORMAT, TrainedModel, category_tags, choose_tags, products_from_switches
+from .embed import (
+    FORMAT,
+    TrainedModel,
+    category_tags,
+    choose_tags,
+    products_from_switches,
+)
 from .evaluate import Scores, score
-from .features import N_BOUNDARY_FEATURES, RULE_LABELS, category_shift, linear_softmax, passage_ranges
+from .features import (
+    N_BOUNDARY_FEATURES,
+    RULE_LABELS,
+    category_shift,
+    linear_softmax,
+    passage_ranges,
+)
 from .labelset import CATEGORIES, TAGS, grouped_folds, prf
-from .train import (Dataset, Recipe, fit_category_head, fit_label_head, fit_switch_head, fit_tag_head,
-                    switch_junctions, transitions)
+from .train import (
+    Dataset,
+    Recipe,
+    fit_category_head,
+    fit_label_head,
+    fit_ngram_head,
+    fit_switch_head,
+    fit_tag_head,
+    switch_junctions,
+    transitions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +60,7 @@ class Fitted:
     model: TrainedModel
 
     def predict(self, d: Dataset) -> tuple[np.ndarray, np.ndarray]:
-        probs = self.model.label_probs(d.x)
+        probs = self.model.combined_probs(d.x, d.counts, d.groups)
         return self.model.labels(probs, d.groups), probs
 
 
@@ -58,6 +79,10 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
         keep = np.where((probs.max(axis=1) >= CONFIDENT) & (guess == rules))[0]
         extra, extra_y = pool.subset(keep), guess[keep]
         mean, scale, w, b = fit_label_head(both, recipe, weights, extra, extra_y)
+    ngram = {}
+    if recipe.ngrams:
+        idf, ngram_w, ngram_b = fit_ngram_head(both, recipe, weights)
+        ngram = {"ngram_idf": idf, "ngram_w": ngram_w, "ngram_b": ngram_b, "ngram_weight": recipe.ngram_weight}
     log_trans = transitions([train])
     tag_w = np.zeros((len(TAG_NAMES), both.ctx.shape[1]), np.float32)
     tag_b = np.full(len(TAG_NAMES), -6.0, np.float32)
@@ -72,7 +97,7 @@ def fit(train: Dataset, dev: Dataset, recipe: Recipe, pool: Dataset | None = Non
         sw_w, sw_b, sw_t = fit_switch_head(switch_data, np.hstack([switch_data.bound, shift]))
     model = TrainedModel(mean, scale, w, b, log_trans, recipe.smooth, TAG_NAMES, tag_w, tag_b,
                          0.5, CATEGORIES, cat_w, cat_b, sw_w, sw_b, sw_t,
-                         {"format": FORMAT, "recipe": recipe.__dict__})
+                         {"format": FORMAT, "recipe": recipe.__dict__}, **ngram)
     return Fitted(model)
 
 
@@ -82,6 +107,7 @@ def _concat(a: Dataset, b: Dataset) -> Dataset:
     out.emb, out.x = np.vstack([a.emb, b.emb]), np.vstack([a.x, b.x])
     out.ctx, out.bound = np.vstack([a.ctx, b.ctx]), np.vstack([a.bound, b.bound])
     out.rules = a.rules + b.rules
+    out.counts = a.counts + b.counts
     return out
 
 
@@ -169,6 +195,9 @@ def save(model: TrainedModel, path: Path, meta: dict) -> Path:
         category_names=np.array(model.category_names), category_w=model.category_w.astype(np.float16),
         category_b=model.category_b, switch_w=model.switch_w, switch_b=np.float32(model.switch_b),
         switch_threshold=np.float32(model.switch_threshold),
+        **({} if model.ngram_w is None else {
+            "ngram_idf": model.ngram_idf.astype(np.float16), "ngram_w": model.ngram_w.astype(np.float16),
+            "ngram_b": model.ngram_b, "ngram_weight": np.float32(model.ngram_weight)}),
         meta=np.array(json.dumps({**model.meta, **meta, "format": FORMAT}, ensure_ascii=False)))
     return write_bytes_atomic(path, buf.getvalue())
 

@@ -6,7 +6,9 @@ unlabelled real transcripts. What ships is ``clipper/segment/model/segmenter.npz
 coefficients of a few linear heads and their standardisation, no text.
 
 Per sentence: label (SELLING_POINT / PROMO / CHATTER) from [own, previous, next] embeddings and
-the rules' signals, optionally smoothed along the passage (Viterbi with learned transitions).
+the rules' signals, combined with a second head on hashed character n-grams of the sentence and
+its neighbours (geometric mean of the two heads' probabilities), optionally smoothed along the
+passage (Viterbi with learned transitions).
 Selling points get tags from a multi-label head restricted to the product's category. A new
 product starts where the topic shifts (a boundary head on embedding distances and the rules'
 "next" phrases); each product's category is predicted from its mean embedding when the
@@ -30,11 +32,23 @@ import numpy as np
 
 from ..config import Category, Cues, available_categories, load_category
 from ..types import Label, Segment
-from .item import Item
+from . import ngrams
 from .cues import CueMatcher
 from .embedder import Embedder, EmbeddingUnavailable
-from .features import (RULE_LABELS, boundary_features, category_shift, context_vectors, linear_softmax,
-                       link_number, passage_ranges, rule_features, sigmoid, softmax, viterbi)
+from .features import (
+    RULE_LABELS,
+    boundary_features,
+    category_shift,
+    context_vectors,
+    linear_softmax,
+    link_number,
+    passage_ranges,
+    rule_features,
+    sigmoid,
+    softmax,
+    viterbi,
+)
+from .item import Item
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -66,6 +80,10 @@ class TrainedModel:
     switch_b: float
     switch_threshold: float
     meta: dict
+    ngram_idf: np.ndarray | None = None    # (BUCKETS,) the n-gram head's idf (ngrams.py); None: no n-gram head
+    ngram_w: np.ndarray | None = None      # (3, 3 * BUCKETS) on own, previous and next sentences' n-grams
+    ngram_b: np.ndarray | None = None
+    ngram_weight: float = 0.0              # its share in the geometric mean of the two heads
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> "TrainedModel":
@@ -79,13 +97,26 @@ class TrainedModel:
                     float(z["smooth"]), tuple(str(t) for t in z["tag_names"]), z["tag_w"],
                     z["tag_b"], float(z["tag_threshold"]), tuple(str(c) for c in z["category_names"]),
                     z["category_w"], z["category_b"], z["switch_w"], float(z["switch_b"]),
-                    float(z["switch_threshold"]), meta)
+                    float(z["switch_threshold"]), meta,
+                    *((z["ngram_idf"].astype(np.float32), z["ngram_w"], z["ngram_b"], float(z["ngram_weight"]))
+                      if "ngram_w" in z.files else ()))
         except (OSError, KeyError, ValueError) as exc:
             raise EmbeddingUnavailable(f"the trained segmenter {path} cannot be read: {exc}") from None
 
     # Pure predictions from features (training uses the same functions to score itself).
     def label_probs(self, x: np.ndarray) -> np.ndarray:
         return linear_softmax(x, self.label_mean, self.label_scale, self.label_w, self.label_b)
+
+    def combined_probs(self, x: np.ndarray, counts: Sequence, passages: Sequence[str]) -> np.ndarray:
+        """The embedding head's probabilities, and with an n-gram head their weighted geometric
+        mean with its probabilities (renormalised). ``counts``: ngrams.term_counts of the texts."""
+        probs = self.label_probs(x)
+        if self.ngram_w is None or self.ngram_weight <= 0:
+            return probs
+        rows = ngrams.with_context(ngrams.sentence_vectors(counts, self.ngram_idf), passages)
+        ngram_log = np.log(np.clip(softmax(ngrams.scores(rows, self.ngram_w, self.ngram_b)), 1e-9, 1.0))
+        a = self.ngram_weight
+        return softmax((1 - a) * np.log(np.clip(probs, 1e-9, 1.0)) + a * ngram_log)
 
     def labels(self, probs: np.ndarray, passages: Sequence[str]) -> np.ndarray:
         if self.smooth <= 0:
@@ -184,7 +215,7 @@ class EmbedClassifier:
         ctx = context_vectors(emb, passages)
         rules = self.rules.classify(items)
         x = np.hstack([ctx, rule_features(texts, rules, self.matcher)])
-        probs = m.label_probs(x)
+        probs = m.combined_probs(x, ngrams.term_counts(texts), passages)
         labels = m.labels(probs, passages)
         next_phrase = [bool(self.matcher.hits("next_product", t)) for t in texts]
         # One recording: a product may change across a pause, so boundaries are compared across

@@ -23,10 +23,24 @@ from .base import guess_category
 from .corpus import Passage, load_salestalk, read_jsonl, resolve
 from .cues import CueMatcher
 from .embedder import Embedder
-from .features import (N_RULE_FEATURES, RULE_LABELS, boundary_features, context_vectors, link_number,
-                       passage_ranges, rule_features)
+from .features import (
+    N_RULE_FEATURES,
+    RULE_LABELS,
+    boundary_features,
+    context_vectors,
+    link_number,
+    passage_ranges,
+    rule_features,
+)
 from .item import Item
 from .labelset import grouped_folds, prf
+from .ngrams import (
+    as_sparse,
+    document_frequency,
+    sentence_vectors,
+    term_counts,
+    with_context,
+)
 from .rules import RulesClassifier
 
 log = logging.getLogger(__name__)
@@ -47,6 +61,7 @@ class Dataset:
     ctx: np.ndarray = field(init=False)
     rules: list[Label] = field(init=False)
     bound: np.ndarray = field(init=False)
+    counts: list = field(init=False)          # hashed character n-gram counts per sentence (ngrams.py)
 
     def __post_init__(self) -> None:
         passages = [r["passage"] for r in self.rows]
@@ -65,6 +80,7 @@ class Dataset:
             self.rules += [s.label for s in segs]
             next_phrase += [bool(matcher.hits("next_product", t)) for t in texts]
         self.x = np.hstack([self.ctx, rule_x])
+        self.counts = term_counts([r["text"] for r in self.rows])
         self.bound = boundary_features(self.emb, [r["text"] for r in self.rows], passages, next_phrase,
                                        [link_number(r["text"]) for r in self.rows])
 
@@ -82,6 +98,7 @@ class Dataset:
         out.rows = [self.rows[i] for i in idx]
         out.emb, out.x, out.ctx, out.bound = self.emb[idx], self.x[idx], self.ctx[idx], self.bound[idx]
         out.rules = [self.rules[i] for i in idx]
+        out.counts = [self.counts[i] for i in idx]
         return out
 
 
@@ -143,6 +160,9 @@ class Recipe:
     c: float = 0.5
     real_weight: float = 2.0        # real sentences count more than the written dev sets,
     english_weight: float = 8.0     # except English ones: there is no real English speech to learn from
+    ngrams: bool = False            # a second head on hashed character n-grams (ngrams.py), combined
+    ngram_c: float = 10.0           # by a geometric mean of the two heads' probabilities
+    ngram_weight: float = 0.5
 
 
 def _columns(recipe: Recipe, n_features: int) -> np.ndarray:
@@ -171,6 +191,18 @@ def fit_label_head(train: Dataset, recipe: Recipe, weights: np.ndarray, extra: D
     full_w[:, cols] = clf.coef_
     # Columns a recipe leaves out get zero weight, so every model reads the same feature layout.
     return mean.astype(np.float32), scale.astype(np.float32), full_w, clf.intercept_.astype(np.float32)
+
+
+def fit_ngram_head(train: Dataset, recipe: Recipe, weights: np.ndarray):
+    """(idf, W, b) of a multinomial logistic regression on hashed character n-grams of each
+    sentence and its neighbours (no self-training: pseudo-labels did not help this head)."""
+    from sklearn.linear_model import LogisticRegression
+
+    idf = document_frequency(train.counts)
+    x = as_sparse(with_context(sentence_vectors(train.counts, idf), train.groups))
+    clf = LogisticRegression(C=recipe.ngram_c, max_iter=3000, class_weight="balanced")
+    clf.fit(x, train.y, sample_weight=weights)
+    return idf, clf.coef_.astype(np.float32), clf.intercept_.astype(np.float32)
 
 
 def transitions(datasets: Sequence[Dataset]) -> np.ndarray:
