@@ -6,7 +6,7 @@ Errors from the library (ClipperError) become one line on stderr and a non-zero 
 from __future__ import annotations
 
 if __name__ == "__main__":     # python -m clipper.cli: the same early handlers as the console script
-    from clipper._entry import install
+    from clipper.stopping import install
 
     install()
 
@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from ._entry import stopped_line
+from .stopping import stopped_line
 from ._version import __version__
 from .config import KINDS, available_categories, load_category, load_config
 from .errors import ClipperError, ConfigError, WorkspaceError

@@ -23,9 +23,10 @@ import pysubs2
 
 from .config import Config
 from .errors import ConfigError, RenderError
-from .media.ffmpeg import filter_arg, run_ffmpeg
+from .media.ffmpeg import ffmpeg_command, filter_arg, run_ffmpeg
 from .media.probe import probe
 from .render.aigc import aigc_label, mp4_metadata_argv, produce_id, remix_produce_id
+from .render.audio import music_bed
 from .render.encoder import video_codec_argv
 from .render.fonts import check_coverage
 from .render.subtitles import ass_text, read_srt, write_srt
@@ -102,7 +103,7 @@ def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, 
     """(input spec, duration) per segment -> argv. A spec is a file path or "card:<ass file>".
     ``content_id``: the remix's ProduceID in its AIGC label (``remix_produce_id``)."""
     r = cfg.render
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y"]
+    argv = ffmpeg_command()
     for spec, duration in inputs:
         if spec.startswith("card:"):
             argv += ["-f", "lavfi", "-t", f"{duration:.3f}", "-i",
@@ -137,10 +138,7 @@ def remix_argv(inputs: list[tuple[str, float]], cfg: Config, transition: float, 
         offset += inputs[n][1]
     if music:
         argv += ["-stream_loop", "-1", "-i", music]
-        parts.append(f"[{a}]asplit=2[voice][key];[{index}:a]aresample={r.audio_rate},"
-                     f"aformat=channel_layouts=stereo,volume={r.music_volume:g}[bed];"
-                     "[bed][key]sidechaincompress=threshold=0.03:ratio=8:attack=30:release=500[ducked];"
-                     "[voice][ducked]amix=inputs=2:duration=first:normalize=0[aout]")
+        parts.append(f"[{a}]anull" + music_bed(r, index, "aout"))
         a = "aout"
     argv += ["-filter_complex", ";".join(parts), "-map", f"[{v}]", "-map", f"[{a}]",
              *video_codec_argv(r),

@@ -279,14 +279,14 @@ def test_two_runs_on_one_folder(corpus, tmp_path):
     out = tmp_path / "out"
     holding, release = threading.Event(), threading.Event()
     pipeline = Pipeline(load_config(corpus / "cheap.toml"))
-    real_transcribe = pipeline.transcribe
+    real_model = pipeline.model
 
-    def transcribe_slowly(*args, **kwargs):   # the first run, caught holding the folder
+    def load_slowly():   # the first run, caught holding the folder as it is about to transcribe
         holding.set()
         assert release.wait(60)
-        return real_transcribe(*args, **kwargs)
+        return real_model()
 
-    pipeline.transcribe = transcribe_slowly
+    pipeline.model = load_slowly
     result: dict[str, Any] = {}
     first = threading.Thread(target=lambda: result.update(run=pipeline.run(corpus / case["file"], out)))
     first.start()

@@ -208,7 +208,7 @@ def test_corrupt_input_gets_error_json_and_is_retried_a_bounded_number_of_times(
 # The stages of a job in a daemon's life, in order, and the log line (progress) that starts each.
 STAGES = ("start-up", "loading", "extracting audio", "transcribing", "planning", "rendering", "done")
 MARKS = {"loading": "job 1: ", "extracting audio": "extracting audio…", "transcribing": "transcribing (",
-         "planning": "finding scene cuts…", "rendering": "rendering ", "done": "job 1: done"}
+         "planning": "pass over ", "rendering": "rendering c", "done": "job 1: done"}
 
 
 def stage_of(outbox: Path, pid: int) -> str:

@@ -304,16 +304,17 @@ def test_the_pipeline_reuses_a_stage_unless_a_section_its_key_reads_changed(tmp_
     assert first.reused == ("transcript",), "the saved transcript was found: nothing was transcribed"
     assert len(first.clips) >= 1
     clips = f"{len(first.clips)} clips"
-    every = ("transcript", "segments", "shots", "plan", clips)
+    every = ("transcript", "sentences", "segments", "shots", "plan", clips)
     assert rerun() == every
     assert rerun(watch={"live_interval": 3.0}) == every, "no stage reads [watch] but the settle time"
-    assert rerun(render=CHANGES["render"]) == every[:4], "[render] changes the clips only"
-    # Anything the plan reads walks the journal's windows again (nothing is transcribed); a
-    # change that leaves these English sentences' clips as they were leaves their files.
+    assert rerun(render=CHANGES["render"]) == every[:5], "[render] changes the clips only"
+    # Anything the plan reads walks the journal's windows again (nothing is transcribed) and
+    # reuses the stages whose keys did not change; a change that leaves these English
+    # sentences' clips as they were leaves their files.
     assert rerun(sentences=CHANGES["sentences"]) == ("transcript", clips)
-    assert rerun(scenes=CHANGES["scenes"]) == ("transcript", clips)
+    assert rerun(scenes=CHANGES["scenes"]) == ("transcript", "sentences", "segments", clips)
     reused = rerun(segment={"kinds": ["selling_point", "promo"]})
-    assert reused[0] == "transcript" and "segments" not in reused, "[segment] is read by segmentation's key"
+    assert reused[:2] == ("transcript", "sentences") and "segments" not in reused, "[segment] is read by segmentation's key"
 
 
 def test_file_events_wake_the_watcher_without_waiting_for_a_rescan(tmp_path):

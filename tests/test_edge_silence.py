@@ -209,9 +209,9 @@ def test_sample_stream_with_shifted_word_times_every_edge_ends_in_a_pause(sample
     # around each line, so an edge can be in a real pause and inside a line's span.)
 
 
-# Needs the lead's wiring: refine_edges called after build_plan/fit_to_picture in the pipeline.
-# On this sample the planner's edges are already in the silences espeak leaves between lines,
-# so it passes before the wiring too; it guards that the whole run keeps them there.
+# The pipeline checks every edge in each pass (pipeline/stages.plan_of). On this sample the
+# planner's edges are already in the silences espeak leaves between lines; this guards that
+# the whole run keeps them there.
 def test_sample_run_clip_edges_are_not_inside_speech(sample_run, sample_stream):
     cfg = load_config().plan
     clips = [ClipSpec.from_dict({**c, "sentence_ids": tuple(c["sentence_ids"]), "tags": tuple(c["tags"])})

@@ -84,3 +84,29 @@ def test_lookahead_per_backend():
     assert lookahead(cfg.segment.model_copy(update={"backend": "embed"})) == 2
     llm = cfg.segment.model_copy(update={"backend": "openai"})
     assert lookahead(llm) >= cfg.segment.llm.window // 2
+
+
+def test_a_clip_waits_until_the_thought_after_it_has_ended():
+    """The planner compares a clip's subject with the whole next thought: while that thought
+    goes on (no full stop or long pause yet), its later pieces could still move the clip's end."""
+    from clipper import load_config
+    from clipper.pipeline.walk import thoughts_closed
+    from clipper.types import Sentence
+
+    cfg = load_config().plan
+
+    def sentence(i: int, start: float, text: str) -> Sentence:
+        return Sentence(id=f"s{i}", start=start, end=start + 2.0, text=text, first_word=i, last_word=i)
+
+    sents = [sentence(0, 0.0, "The linen breathes."), sentence(1, 2.1, "It drapes,"), sentence(2, 4.2, "and then"),
+             sentence(3, 6.3, "it falls,")]
+    assert thoughts_closed(sents, cfg) == 1, "only the first sentence's thought has ended"
+    ids = [s.id for s in sents]
+    planned = [clip(0, 2.05, "x", last="s0")]
+    assert clips_to_publish(planned, [], 30.0, 29.0, 3.0, False, ids, 0, closed=1) == []
+    done = sents + [sentence(4, 8.4, "Great for summer.")]
+    assert thoughts_closed(done, cfg) == 1, "the next thought has not ended yet: its last sentence may be followed by more"
+    more = done + [sentence(5, 10.5, "Next.")]
+    assert thoughts_closed(more, cfg) == 5
+    assert [c.id for c in clips_to_publish(planned, [], 30.0, 29.0, 3.0, False,
+                                           [s.id for s in more], 0, closed=5)] == ["c001"]

@@ -119,6 +119,14 @@ def test_no_clip_edge_falls_inside_a_sentence(zh_run, zh_truth):
                     (clip.id, which, edge, (ln["start"], ln["end"]), ln["text"])
 
 
+def test_no_clip_edge_lies_in_speech_measured_on_the_sound(zh_run):
+    """Not on the recogniser's times: on the audio itself (20 ms frame energy around each edge)."""
+    from clipper.edge_silence import edges_in_speech
+
+    assert zh_run.plan.clips
+    assert not edges_in_speech(zh_run.plan.clips, Path(zh_run.media.path), _zh_config().plan)
+
+
 def test_clip_tags_match_the_script(zh_run, zh_truth):
     vocab = set(tomllib.loads((ROOT / "configs" / "categories" / "apparel.toml").read_text())["tags"]) | {"other"}
     assert zh_run.manifest["segmentation"]["category"] == "apparel"

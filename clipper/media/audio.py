@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import NoAudioError
 from ..types import MediaInfo
-from .ffmpeg import run_ffmpeg
+from .ffmpeg import ffmpeg_command, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ def extract_audio_argv(source: str | Path, dest: str | Path, start: float = 0.0,
     front), so a word's time in the WAV is its time in the source, where clips are cut.
     """
     span = (["-ss", f"{start:.3f}"] if start else []) + (["-t", f"{seconds:.3f}"] if seconds else [])
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(source), "-map", f"0:a:{track}", "-vn",
-            "-af", "aresample=async=1:first_pts=0",
-            "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(dest)]
+    return ffmpeg_command(*span, "-i", str(source), "-map", f"0:a:{track}", "-vn",
+                          "-af", "aresample=async=1:first_pts=0",
+                          "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", "-f", "wav", str(dest))
 
 
 def extract_audio(info: MediaInfo, dest: Path, on_progress: Callable[[float], None] | None = None) -> Path:

@@ -31,6 +31,12 @@ def binary(name: str) -> str:
     return path
 
 
+def ffmpeg_command(*args: str) -> list[str]:
+    """The argv of an ffmpeg run that writes a file: no banner, no keyboard, overwrite (every
+    output is written to a temporary name and renamed, so overwriting is always intended)."""
+    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", *args]
+
+
 _NOT_FILES = ("-", "pipe:", "pipe:0", "pipe:1", "pipe:2")
 
 

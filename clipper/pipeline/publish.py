@@ -91,6 +91,7 @@ class RenderQueue:
             result = self.index.done(clip)
             if result is None:
                 self.checkpoint()   # a stop request lets the clip in hand finish, starts no other
+                log.info("rendering %s (%.1f-%.1fs)", clip.id, clip.start, clip.end)
                 result = self.index.render(info, clip, transcript, sentences)
                 self.encoded.add(clip.id)
                 log.info("published %s (%.1f-%.1fs)", clip.id, clip.start, clip.end)

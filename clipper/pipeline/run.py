@@ -28,7 +28,7 @@ from ..media.probe import probe, require_audio
 from ..plan import rank_takes
 from ..progress import LogProgress, Progress
 from ..render.fonts import font_file
-from ..review.apply import apply_review
+from ..review.apply import apply_review, pending
 from ..review.state import ReviewStore
 from ..transcribe.whisper import ChunkResult, assemble, load_model
 from ..types import (
@@ -51,7 +51,7 @@ from ..workspace import (
 from .journal import Journal
 from .publish import RenderIndex, RenderQueue
 from .saved import load_run, source_key
-from .stages import Stages, plan_of, propose, segments_of, sentences_of
+from .stages import Stages, partial_picture, plan_of, propose, segments_of, sentences_of
 from .walk import Walk
 from .windows import GrowingRecording, hear_file
 
@@ -196,6 +196,9 @@ class Pipeline:
         # The settings the clips are made with: `clipper render DIR` and the review page
         # re-render with them (plus what they are asked to change).
         ws.write_json("config.json", self.config.model_dump(mode="json"))
+        if partial_picture(info):
+            log.warning("%s: the picture covers only %.1f-%.1fs of %.1fs: clips are cut where both picture "
+                        "and sound are", info.path, info.video_start, info.video_end, info.duration)
         analysis = self._saved_analysis(stages)
         if analysis is None:
             journal = Journal.open(ws, stages.keys["transcript"])
@@ -279,7 +282,7 @@ class Pipeline:
         if any(v is None for v in values):
             return None
         plan, transcript, sentences, segmentation, shots = values
-        stages.reused.extend(["transcript", "segments", "shots", "plan"])
+        stages.reused.extend(["transcript", "sentences", "segments", "shots", "plan"])
         return _Analysis(transcript, sentences, segmentation, shots, plan)
 
     def _walk(self, info: MediaInfo, ws: Workspace, stages: Stages, journal: Journal,
@@ -296,6 +299,7 @@ class Pipeline:
         try:
             walk.catch_up()
             hear(walk)
+            stages.timings["transcribed"] = round(time.perf_counter() - started, 3)
             walk.finish()
             # The expensive part is kept before any render error can surface.
             transcript = assemble(journal.windows, walk.info.duration, cfg.transcribe.model)
@@ -307,18 +311,19 @@ class Pipeline:
             if queue is not None:
                 queue.abandon()
             raise
-        stages.add_time("transcribe+publish", time.perf_counter() - started)
+        stages.add_time("walk", time.perf_counter() - started)   # transcription, passes, renders overlapping
         info = walk.info
         if not transcript.words:
             raise NoSpeechError("no speech found (silence or music only): nothing to clip", path=info.path)
+        # The stages of the whole source: the final pass's when it was made in this run.
         heard = walk.heard if walk.heard and walk.heard.transcript.duration == info.duration else None
-        sentences = heard.sentences if heard else sentences_of(transcript, cfg)
-        segmentation = heard.segmentation if heard and heard.segmentation else segments_of(sentences, cfg)
-        shots = walk.shots(propose(sentences, segmentation, cfg, info.duration, info.has_video))
+        sentences = stages.cached("sentences", lambda: heard.sentences if heard else sentences_of(transcript, cfg))
+        segmentation = stages.cached("segments", lambda: heard.segmentation if heard and heard.segmentation
+                                     else segments_of(sentences, cfg))
+        shots = stages.cached("shots", lambda: walk.shots(propose(sentences, segmentation, cfg, info.duration,
+                                                                  info.has_video)))
         plan = walk.plan(plan_of(info, sentences, segmentation, shots, cfg, info.duration))
-        if not live:
-            for name, value in (("sentences", sentences), ("segments", segmentation), ("shots", shots), ("plan", plan)):
-                stages.save(name, value)
+        stages.save("plan", plan)
         if not plan.clips:
             log.warning("%s: no %s found: no clips written", info.path, " or ".join(cfg.segment.kinds))
         return _Analysis(transcript, sentences, segmentation, shots, plan,
@@ -335,7 +340,8 @@ class Pipeline:
         seg = (walk.heard.segmentation if walk.heard and walk.heard.segmentation
                else Segmentation(self.config.segment.backend, self.config.segment.category, ()))
         manifest = build_manifest(walk.info, journal.language or "", plan, rendered, seg,
-                                  extra={"live": {"complete": False, "transcribed_until": journal.transcribed_until}})
+                                  extra={"live": {"complete": False, "transcribed_until": journal.transcribed_until}},
+                                  review={c.id: pending() for c in plan.clips})
         write_manifest(manifest, ws.out_dir)
 
     # -- the one tail ------------------------------------------------------------------------

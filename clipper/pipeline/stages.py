@@ -139,13 +139,19 @@ def plan_of(info: MediaInfo, sentences: SentenceList, segmentation: Segmentation
     source, decoded a few seconds per edge)."""
     plan = build_plan(sentences, segmentation, shots, config.segment.kinds, config.plan, duration)
     picture = None
-    if picture_known and info.has_video and info.video_end and (
-            info.video_start > PICTURE_SLACK or info.video_end < info.duration - PICTURE_SLACK):
+    if picture_known and partial_picture(info):
         plan = fit_to_picture(plan, sentences, info.video_start, info.video_end, config.plan)
         picture = (info.video_start, info.video_end)
     source = audio if audio is not None and audio.is_file() else Path(info.path)
     return refine_edges(plan, source, sentences, config.plan, duration, shots=shots, picture=picture,
                         track=info.audio_track if source == Path(info.path) else 0)
+
+
+def partial_picture(info: MediaInfo) -> bool:
+    """Does the video track cover only part of the sound (a recording whose picture starts
+    late or ends early)? Clips are then cut where both are."""
+    return bool(info.has_video and info.video_end and (
+        info.video_start > PICTURE_SLACK or info.video_end < info.duration - PICTURE_SLACK))
 
 
 class ShotFinder:

@@ -5,7 +5,8 @@ After each transcribed window (appended to the journal) a *pass* brings sentence
 segmentation and the plan up to the horizon heard so far, and hands the clips that are
 settled to rendering, while transcription goes on. A clip is settled once speech went on
 for ``watch.live_settle`` seconds past it and the segmenter has seen the sentences after it
-that its labels depend on (``lookahead``). Published clips never change (a take's rank
+that its labels depend on (``lookahead``), and the host has finished the thought after it
+(the planner compares a clip's subject with the whole next thought). Published clips never change (a take's rank
 aside): a later pass plans only what comes after the last one. When the source is heard to
 its end a final pass takes the rest.
 
@@ -22,11 +23,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..config import Config, SegmentConfig
+from ..config import Config, PlanConfig, SegmentConfig
 from ..media.probe import probe
-from ..plan import rank_takes
+from ..plan import ends_thought, rank_takes
 from ..transcribe.whisper import ChunkResult, assemble
-from ..types import ClipSpec, CutPlan, MediaInfo, Segmentation, SentenceList, Transcript
+from ..types import (
+    ClipSpec,
+    CutPlan,
+    MediaInfo,
+    Segmentation,
+    Sentence,
+    SentenceList,
+    Transcript,
+)
 from ..workspace import key_of
 from .journal import Journal, PassRecord
 from .publish import RenderQueue
@@ -57,14 +66,18 @@ def settled(clip: ClipSpec, transcribed_until: float, last_speech: float, settle
 
 def clips_to_publish(planned: Sequence[ClipSpec], published: Sequence[ClipSpec], transcribed_until: float,
                      last_speech: float, settle: float, final: bool,
-                     sentence_ids: Sequence[str] = (), lookahead: int = 0) -> list[ClipSpec]:
+                     sentence_ids: Sequence[str] = (), lookahead: int = 0,
+                     closed: int | None = None) -> list[ClipSpec]:
     """The planned clips to publish now, in order, with the ids they are published under.
 
     Published clips never change: a planned clip that starts before the end of the last one
     published (the same selling point planned again, or one overlapping it) is passed over,
     and numbering goes on after them. A clip goes out once settled and followed by
-    ``lookahead`` sentences (or when the source is heard to its end, ``final``); the first
-    that is not stops the list, as later ones are not either.
+    ``lookahead`` sentences and, with ``closed`` (how many leading sentences belong to
+    thoughts the host has finished, ``thoughts_closed``), once the thought after it has ended
+    too: the planner compares a clip's subject with the whole next thought, so a later piece
+    of that thought could still move the clip's end (or when the source is heard to its end,
+    ``final``); the first that is not stops the list, as later ones are not either.
     """
     position = {sid: i for i, sid in enumerate(sentence_ids)}
     cursor = published[-1].end if published else 0.0
@@ -72,13 +85,21 @@ def clips_to_publish(planned: Sequence[ClipSpec], published: Sequence[ClipSpec],
     for clip in planned:
         if clip.start < cursor - 1e-3:
             continue  # published already, or overlaps what was
-        read = lookahead == 0 or (bool(clip.sentence_ids) and clip.sentence_ids[-1] in position
-                                  and len(sentence_ids) - 1 - position[clip.sentence_ids[-1]] >= lookahead)
+        last = position.get(clip.sentence_ids[-1], -1) if clip.sentence_ids else -1
+        read = lookahead == 0 or (last >= 0 and len(sentence_ids) - 1 - last >= lookahead)
+        if closed is not None:
+            read = read and last >= 0 and closed > last + 1
         if not (final or (settled(clip, transcribed_until, last_speech, settle) and read)):
             break
         out.append(replace(clip, id=f"c{len(published) + len(out) + 1:03d}"))
         cursor = clip.end
     return out
+
+
+def thoughts_closed(sents: Sequence[Sentence], cfg: PlanConfig) -> int:
+    """How many leading sentences belong to thoughts the host has finished: those before the
+    last boundary that ends a thought (the ones after it may be a thought still going on)."""
+    return max((i for i in range(1, len(sents)) if ends_thought(sents, i, cfg)), default=0)
 
 
 def plan_key(stage_keys: dict[str, str]) -> str:
@@ -138,6 +159,8 @@ class Walk:
         else:
             ready = list(record.clips)
         self.passes_done = n
+        log.info("pass over %d window(s) to %.1fs%s: %d clip(s) settled", n,
+                 self.journal.windows[n - 1].end if n else 0.0, " (final)" if final else "", len(ready))
         if ready:
             self.published.extend(ready)
             if self.queue is not None:
@@ -172,7 +195,8 @@ class Walk:
         sents = heard.sentences.sentences
         heard_until = self.journal.windows[n - 1].end if n else 0.0
         return clips_to_publish(plan.clips, self.published, heard_until, sents[-1].end,
-                                cfg.watch.live_settle, final, [s.id for s in sents], lookahead(cfg.segment))
+                                cfg.watch.live_settle, final, [s.id for s in sents], lookahead(cfg.segment),
+                                thoughts_closed(sents, cfg.plan))
 
     # -- the result -------------------------------------------------------------------------
     def plan(self, final_plan: CutPlan) -> CutPlan:

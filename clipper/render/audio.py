@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..config import RenderConfig
-from ..media.ffmpeg import run_ffmpeg
+from ..media.ffmpeg import ffmpeg_command, run_ffmpeg
 
 TRUE_PEAK = -1.5
 LRA = 11.0
@@ -27,9 +27,10 @@ def _gain_chain(gain_db: float) -> str:
 def measure_argv(source: Path, start: float, duration: float, target: float, gain_db: float | None = None,
                  track: int = 0) -> list[str]:
     pre = f"{_gain_chain(gain_db)}," if gain_db is not None else ""
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(source),
-            "-map", f"0:a:{track}", "-vn", "-af", f"{pre}loudnorm=I={target:g}:TP={TRUE_PEAK:g}:LRA={LRA:g}:print_format=json",
-            "-f", "null", "-"]
+    return ffmpeg_command("-ss", f"{start:.3f}", "-t", f"{duration:.3f}", "-i", str(source),
+                          "-map", f"0:a:{track}", "-vn",
+                          "-af", f"{pre}loudnorm=I={target:g}:TP={TRUE_PEAK:g}:LRA={LRA:g}:print_format=json",
+                          "-f", "null", "-")
 
 
 def _integrated(source: Path, start: float, duration: float, target: float, gain_db: float | None,
@@ -71,8 +72,14 @@ def audio_graph(cfg: RenderConfig, measured: dict[str, float] | None, music_inpu
     chain += f",aresample={cfg.audio_rate},aformat=channel_layouts=stereo"
     if music_input is None:
         return chain + "[a]"
-    return (chain + ",asplit=2[voice][key];"
+    return chain + music_bed(cfg, music_input, "a")
+
+
+def music_bed(cfg: RenderConfig, music_input: int, out: str) -> str:
+    """Appended to a voice chain: the music of input ``music_input`` under it, ducked while
+    the voice speaks, into ``[out]`` (clips and remixes share it)."""
+    return (",asplit=2[voice][key];"
             f"[{music_input}:a]aresample={cfg.audio_rate},aformat=channel_layouts=stereo,"
             f"volume={cfg.music_volume:g}[bed];"
             "[bed][key]sidechaincompress=threshold=0.03:ratio=8:attack=30:release=500[ducked];"
-            "[voice][ducked]amix=inputs=2:duration=first:normalize=0[a]")
+            f"[voice][ducked]amix=inputs=2:duration=first:normalize=0[{out}]")

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from ..config import RenderConfig
+from ..media.ffmpeg import ffmpeg_command
 from ..types import MediaInfo
 from .aigc import mp4_metadata_argv
 from .aigc import produce_id as make_produce_id
@@ -25,7 +26,7 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
     # -ss before -i seeks on the input: a clip near the end of a 3-hour file decodes only
     # from the nearest keyframe, and with re-encoding the cut is still frame-accurate.
     span = ["-ss", f"{start:.3f}", "-t", f"{duration:.3f}"] if seek else ["-t", f"{start + duration:.3f}"]
-    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-y", *span, "-i", str(Path(info.path).resolve())]
+    argv = ffmpeg_command(*span, "-i", str(Path(info.path).resolve()))
     n_inputs = 1
     if not info.has_video:
         argv += ["-f", "lavfi", "-t", f"{duration:.3f}",
@@ -63,5 +64,5 @@ def _cut_in_graph(graph: str, start: float) -> str:
 def cover_argv(clip_file: Path, at: float, output: Path) -> list[str]:
     """A JPEG cover: one frame of the finished clip (title and subtitles included)."""
     # -update 1: one image, its name taken as it is (image2 would read "%d" in it as a pattern).
-    return ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-ss", f"{at:.3f}", "-i", str(clip_file),
-            "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(output)]
+    return ffmpeg_command("-ss", f"{at:.3f}", "-i", str(clip_file),
+                          "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(output))

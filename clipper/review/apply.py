@@ -29,6 +29,11 @@ class Reviewed:
     rejected: tuple[dict[str, Any], ...]   # the rejected clips, for the manifest
 
 
+def pending() -> dict[str, Any]:
+    """The review state of a clip nobody has looked at yet."""
+    return {"state": "pending", "edited": [], "rev": 0}
+
+
 def clip_bounds(clip: ClipSpec, sentences: Sequence[Sentence]) -> ClipBounds:
     """The planned clip's word range (from its sentences), ignoring any earlier review."""
     by_id = {s.id: s for s in sentences}
@@ -51,7 +56,7 @@ def apply_review(plan: CutPlan, decisions: Mapping[str, Decision], transcript: T
             d = None
         if d is None:
             kept.append(clip)
-            review[clip.id] = {"state": "pending", "edited": [], "rev": 0}
+            review[clip.id] = pending()
             continue
         if d.state == "rejected":
             rejected.append({"id": clip.id, "kind": clip.kind, "tags": list(clip.tags), "start": clip.start,
