@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -341,37 +342,57 @@ def _essence(manifest: dict) -> list[tuple]:
 
 def test_killed_and_interrupted_at_random_points_resumes_to_the_same_manifest(corpus, tmp_path):
     """Five SIGKILLs and five Ctrl-Cs at random moments of one output folder's runs (seeded),
-    then a run to the end: the same manifest as an uninterrupted run, and no stray files."""
+    then a run to the end: the same manifest as an uninterrupted run, and no stray files.
+
+    Each signal is sent a random moment after the run reaches a step (its start-up, its
+    transcription, a pass of the walk, a clip's render, its end), in turn: a resumed run skips
+    what is saved, so a moment drawn from an uninterrupted run's length would mostly land after
+    it had finished. A run that ends before its step is left to end."""
     import random
     import time
 
     src, cfg = str(corpus / "s12.mp4"), str(corpus / "cheap.toml")
-    clock = time.monotonic()
     ref = subprocess.run([sys.executable, "-m", "clipper.cli", "run", src, "--out", str(tmp_path / "ref"),
                           "--config", cfg], capture_output=True, text=True, cwd=tmp_path)
-    whole = time.monotonic() - clock
     assert ref.returncode == 0, ref.stderr
     expected = _essence(json.loads((tmp_path / "ref" / "manifest.json").read_text()))
     assert expected
 
     out = tmp_path / "out"
     rng = random.Random(1129)
+    steps = [None, "transcribing (", "pass over", "rendering c", "rendering "]   # None: start-up
     stages = []
     for i in range(10):
         sig = signal.SIGKILL if i % 2 == 0 else signal.SIGINT
         proc = _clipper("-v", "run", src, "--out", str(out), "--config", cfg, cwd=tmp_path)
-        time.sleep(whole * rng.uniform(0.05, 0.95))
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda p=proc, got=lines: got.extend(p.stderr), daemon=True)
+        reader.start()
+        step = steps[i % len(steps)]
+        deadline = time.monotonic() + 120
+        while step and proc.poll() is None and time.monotonic() < deadline \
+                and not any(step in ln for ln in list(lines)):
+            time.sleep(0.02)
+        # At start-up: once the interpreter runs (a signal before that meets Python's own
+        # start-up, not clipper; the command line's first lines install its handlers).
+        time.sleep(rng.uniform(0.2, 0.6) if step is None else rng.uniform(0.0, 0.6))
         if proc.poll() is None:
             proc.send_signal(sig)
-        _, err = proc.communicate(timeout=120)
+        proc.wait(timeout=120)
+        reader.join(timeout=30)
+        proc.stdout.close()
+        err = "".join(lines)
         assert "Traceback" not in err, err
         # -SIGINT: the signal came while no Python code could handle it: before the interpreter
         # started ours, or after the run had finished, while the interpreter was shutting down
         # (it restores the default action then). A shell reports that as 130 too.
         allowed = (0, -signal.SIGKILL) if sig == signal.SIGKILL else (0, 130, -signal.SIGINT)
         assert proc.returncode in allowed, (proc.returncode, err)
-        logged = [ln for ln in err.splitlines() if "clipper" in ln and "…" in ln]
-        stages.append(logged[-1].split(": ", 1)[-1] if logged else "start-up")
+        # The last step it logged: a progress line ("transcribing (tiny.en)…"), or the walk's
+        # work between two of them (a pass over the windows heard, a clip being rendered).
+        logged = [ln.split(": ", 1)[-1].strip() for ln in err.splitlines()
+                  if "clipper" in ln and ("…" in ln or "pass over" in ln or "rendering c" in ln)]
+        stages.append(re.sub(r"^(pass over|rendering c).*", r"\1", logged[-1]) if logged else "start-up")
     final = CliRunner().invoke(main, ["run", src, "--out", str(out), "--config", cfg])
     assert final.exit_code == 0, final.output + final.stderr
     got = json.loads((out / "manifest.json").read_text())
