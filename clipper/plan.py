@@ -214,10 +214,13 @@ def place_edge(speech: float, silence: float, cuts: Sequence[float], cfg: PlanCo
 
 
 def build_plan(sentences: SentenceList, segmentation: Segmentation, shots: Shots | None,
-               kinds: Sequence[str], cfg: PlanConfig, duration: float) -> CutPlan:
+               kinds: Sequence[str], cfg: PlanConfig, duration: float,
+               proposed: tuple[list[Group], list[dict]] | None = None) -> CutPlan:
+    """The clips: the groups (``proposed``: ``group_sentences``' result, when the caller
+    grouped already to find the edge windows for scene detection) with their edges placed."""
     sents = sentences.sentences
     segs = _labels(sentences, segmentation)
-    groups, dropped = group_sentences(sentences, segmentation, kinds, cfg)
+    groups, dropped = proposed or group_sentences(sentences, segmentation, kinds, cfg)
     cuts = shots.cuts if shots else ()
     clips = []
     for n, g in enumerate(groups):

@@ -41,8 +41,9 @@ Pipeline(cfg).run(sys.argv[1], sys.argv[2])
 def one(code: Path, source: Path, out: Path, model: str, preset: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code))
     start = time.perf_counter()
+    # cwd: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH.
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(source), str(out), model, preset], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     first = None
     while proc.poll() is None:
         if first is None and (out / "clips").is_dir() and any((out / "clips").glob("c*.mp4")):

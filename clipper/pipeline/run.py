@@ -320,9 +320,11 @@ class Pipeline:
         sentences = stages.cached("sentences", lambda: heard.sentences if heard else sentences_of(transcript, cfg))
         segmentation = stages.cached("segments", lambda: heard.segmentation if heard and heard.segmentation
                                      else segments_of(sentences, cfg))
-        shots = stages.cached("shots", lambda: walk.shots(propose(sentences, segmentation, cfg, info.duration,
-                                                                  info.has_video)))
-        plan = walk.plan(plan_of(info, sentences, segmentation, shots, cfg, info.duration))
+        proposal = propose(sentences, segmentation, cfg, info.duration, info.has_video)
+        shots = stages.cached("shots", lambda: walk.shots(proposal.windows))
+        # The published clips, and what a plan of the whole source drops (its edges are not needed).
+        plan = walk.plan(plan_of(info, sentences, segmentation, shots, cfg, info.duration, proposal=proposal,
+                                 check_edges=False))
         stages.save("plan", plan)
         if not plan.clips:
             log.warning("%s: no %s found: no clips written", info.path, " or ".join(cfg.segment.kinds))

@@ -122,26 +122,38 @@ def segments_of(sentences: SentenceList, config: Config) -> Segmentation:
     return segment_sentences(sentences, config.segment)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """Planning, first half: the groups of sentences that make clips, and the stretches
+    around their edges where a scene cut may become the edge (what scene detection reads)."""
+
+    grouped: tuple[list, list[dict]]        # group_sentences' (groups, dropped)
+    windows: list[tuple[float, float]]
+
+
 def propose(sentences: SentenceList, segmentation: Segmentation, config: Config, duration: float,
-            has_video: bool, after: float = 0.0) -> list[tuple[float, float]]:
-    """The stretches around proposed clip edges where a scene cut may become the edge
-    (only those starting at or after ``after``; none without a picture)."""
-    if not has_video:
-        return []
-    groups, _ = group_sentences(sentences, segmentation, config.segment.kinds, config.plan)
-    return [w for w in edge_windows(groups, sentences, duration, config.plan) if w[0] >= after]
+            has_video: bool, after: float = 0.0) -> Proposal:
+    """Group once; the edge windows starting at or after ``after`` (none without a picture)."""
+    grouped = group_sentences(sentences, segmentation, config.segment.kinds, config.plan)
+    windows = [w for w in edge_windows(grouped[0], sentences, duration, config.plan) if w[0] >= after] \
+        if has_video else []
+    return Proposal(grouped, windows)
 
 
 def plan_of(info: MediaInfo, sentences: SentenceList, segmentation: Segmentation, shots: Shots | None,
-            config: Config, duration: float, picture_known: bool = True, audio: Path | None = None) -> CutPlan:
-    """The cut plan up to ``duration`` (the horizon heard so far, or the whole source), its
-    edges checked on the sound itself (``audio``: the run's WAV while it exists, else the
-    source, decoded a few seconds per edge)."""
-    plan = build_plan(sentences, segmentation, shots, config.segment.kinds, config.plan, duration)
+            config: Config, duration: float, picture_known: bool = True, audio: Path | None = None,
+            proposal: Proposal | None = None, check_edges: bool = True) -> CutPlan:
+    """Planning, second half: the cut plan up to ``duration`` (the horizon heard so far, or the
+    whole source) from the proposal and the scene cuts, its edges checked on the sound itself
+    (``audio``: the run's WAV while it exists, else the source, decoded a few seconds per edge)."""
+    plan = build_plan(sentences, segmentation, shots, config.segment.kinds, config.plan, duration,
+                      proposal.grouped if proposal else None)
     picture = None
     if picture_known and partial_picture(info):
         plan = fit_to_picture(plan, sentences, info.video_start, info.video_end, config.plan)
         picture = (info.video_start, info.video_end)
+    if not check_edges:
+        return plan
     source = audio if audio is not None and audio.is_file() else Path(info.path)
     return refine_edges(plan, source, sentences, config.plan, duration, shots=shots, picture=picture,
                         track=info.audio_track if source == Path(info.path) else 0)

@@ -187,11 +187,11 @@ class Walk:
         self.heard = replace(heard, segmentation=segmentation)
         horizon = heard.transcript.duration
         cursor = self.published[-1].end if self.published else 0.0
-        windows = propose(heard.sentences, segmentation, cfg, horizon, self.info.has_video, after=cursor)
-        shots = self.shots(windows)
+        proposal = propose(heard.sentences, segmentation, cfg, horizon, self.info.has_video, after=cursor)
+        shots = self.shots(proposal.windows)
         # A growing recording's picture bounds are not known until it is complete.
         plan = plan_of(self.info, heard.sentences, segmentation, shots, cfg, horizon,
-                       picture_known=final or not self.live, audio=self.audio)
+                       picture_known=final or not self.live, audio=self.audio, proposal=proposal)
         sents = heard.sentences.sentences
         heard_until = self.journal.windows[n - 1].end if n else 0.0
         return clips_to_publish(plan.clips, self.published, heard_until, sents[-1].end,
