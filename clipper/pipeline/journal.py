@@ -54,22 +54,20 @@ class Journal:
         other settings (its file is then replaced on the first append)."""
         journal = cls(ws.usable(NAME), key)
         records = _read(journal.path)
-        if records and records[0].get("key") != key:
+        if records and records[0][0] != key:
             log.info("journal: written with other transcription settings; starting afresh")
             records = []
         if not records:
             journal.path.write_text("", encoding="utf-8")
-        for row in records:
-            if row.get("key") != key:
+        for record_key, value in records:
+            if record_key != key:
                 break
-            if "window" in row:
-                journal.windows.append(ChunkResult.from_dict(row["window"]))
-            elif "pass" in row:
-                p = row["pass"]
-                journal.passes.append(PassRecord(p["plan"], int(p["after"]), bool(p["final"]),
-                                                 tuple(ClipSpec.from_dict(c) for c in p["clips"])))
-            elif "end" in row:
-                journal.end = float(row["end"])
+            if isinstance(value, ChunkResult):
+                journal.windows.append(value)
+            elif isinstance(value, PassRecord):
+                journal.passes.append(value)
+            elif value is not None:
+                journal.end = value
         return journal
 
     @property
@@ -105,9 +103,10 @@ class Journal:
             sink.flush()
 
 
-def _read(path: Path) -> Sequence[dict[str, Any]]:
-    """The journal's records; a torn last line (a killed run) is dropped, other damage sets
-    the file aside (the run then starts afresh)."""
+def _read(path: Path) -> Sequence[tuple[str, ChunkResult | PassRecord | float | None]]:
+    """The journal's records, each (key, window | pass | end seconds), parsed once; a torn
+    last line (a killed run) is dropped, other damage sets the file aside (the run then
+    starts afresh)."""
     if not path.is_file():
         return []
     try:
@@ -115,20 +114,27 @@ def _read(path: Path) -> Sequence[dict[str, Any]]:
     except (OSError, ValueError) as exc:
         set_aside(path, f"unreadable journal ({exc})")
         return []
-    rows: list[dict[str, Any]] = []
+    records: list[tuple[str, ChunkResult | PassRecord | float | None]] = []
     for n, line in enumerate(lines):
         try:
-            row = json.loads(line)
-            if not isinstance(row, dict) or not isinstance(row.get("key"), str):
-                raise ValueError("not a journal record")
-            if "window" in row:
-                ChunkResult.from_dict(row["window"])
-            elif "pass" in row:
-                [ClipSpec.from_dict(c) for c in row["pass"]["clips"]]
-            rows.append(row)
+            records.append(_record(json.loads(line)))
         except Exception as exc:  # noqa: BLE001 - bytes, JSON or shape
             if n == len(lines) - 1 and isinstance(exc, json.JSONDecodeError):
                 break  # a torn last line from a killed run
             set_aside(path, f"unreadable journal ({type(exc).__name__}: {exc})")
             return []
-    return rows
+    return records
+
+
+def _record(row: Any) -> tuple[str, ChunkResult | PassRecord | float | None]:
+    if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+        raise ValueError("not a journal record")
+    if "window" in row:
+        return row["key"], ChunkResult.from_dict(row["window"])
+    if "pass" in row:
+        p = row["pass"]
+        return row["key"], PassRecord(p["plan"], int(p["after"]), bool(p["final"]),
+                                      tuple(ClipSpec.from_dict(c) for c in p["clips"]))
+    if "end" in row:
+        return row["key"], float(row["end"])
+    return row["key"], None    # a kind this version does not know: passed over

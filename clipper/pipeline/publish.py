@@ -103,14 +103,10 @@ class RenderQueue:
 
         self.futures.append(self.pool.submit(work))
 
-    def failed(self) -> BaseException | None:
-        """The first error of a finished render, if any (the walk stops on it early)."""
-        return next((f.exception() for f in self.futures if f.done() and f.exception()), None)
-
     def join(self) -> dict[str, RenderedClip]:
         """Wait for every clip; the first error is raised once all have stopped."""
         self.pool.shutdown(wait=True)
-        error = self.failed()
+        error = next((f.exception() for f in self.futures if f.exception()), None)
         if error is not None:
             raise error
         return self.rendered

@@ -278,9 +278,11 @@ class Pipeline:
 
     def _saved_analysis(self, stages: Stages) -> _Analysis | None:
         """A finished run's stages when every key still matches (nothing to walk again)."""
-        values = [stages.load(n) for n in ("plan", "transcript", "sentences", "segments", "shots")]
-        if any(v is None for v in values):
-            return None
+        values = []
+        for name in ("plan", "transcript", "sentences", "segments", "shots"):   # the cheapest first
+            values.append(stages.load(name))
+            if values[-1] is None:
+                return None
         plan, transcript, sentences, segmentation, shots = values
         stages.reused.extend(["transcript", "sentences", "segments", "shots", "plan"])
         return _Analysis(transcript, sentences, segmentation, shots, plan)
