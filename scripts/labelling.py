@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Labelling real host speech without copying it: make batches, check and merge labels.
 
-  labelling.py batches --out /tmp/lab [--per-channel 1 --extra 20 --size 20]
-      picks passages from ../shared/salestalk across every channel (seeded) and writes
+  labelling.py batches --out /tmp/lab [--per-channel 1 --extra 20 --size 20] [--skip-labelled FILE]
+      picks passages from ../shared/salestalk across every channel (seeded), leaving out the
+      passages already labelled in FILE (e.g. training/labels/salestalk_zh.jsonl), and writes
       batch_NN.jsonl files *outside the repository* holding the text to label, one sentence a
       line with its key (file, span, sha1).
   labelling.py merge OUT.jsonl... --into training/labels/salestalk_zh.jsonl
@@ -29,18 +30,20 @@ from clipper.segment.labelset import CATEGORIES, LABELS, TAGS, kappa  # noqa: E4
 KEYS = ("file", "span", "sha1", "label", "tags", "new_product", "category")
 
 
-def make_batches(out: Path, per_channel: int, extra: int, size: int, seed: int) -> None:
+def make_batches(out: Path, per_channel: int, extra: int, size: int, seed: int,
+                 skip: Path | None = None) -> None:
     passages = load_salestalk()
+    done = {r["file"] for r in read_jsonl(skip)} if skip and skip.exists() else set()
     by_channel: dict[str, list[str]] = defaultdict(list)
     for name, p in sorted(passages.items()):
-        if 3 <= len(p.sentences()) <= 30:
+        if name not in done and 3 <= len(p.sentences()) <= 30:
             by_channel[f"{p.platform}/{p.channel}"].append(name)
     rng = random.Random(seed)
     chosen: list[str] = []
     for channel in sorted(by_channel):
         chosen += rng.sample(by_channel[channel], min(per_channel, len(by_channel[channel])))
     rest = [n for c in sorted(by_channel) for n in by_channel[c] if n not in chosen]
-    chosen += rng.sample(rest, extra)
+    chosen += rng.sample(rest, min(extra, len(rest)))
     rng.shuffle(chosen)
     out.mkdir(parents=True, exist_ok=True)
     for b in range(0, len(chosen), size):
@@ -50,7 +53,8 @@ def make_batches(out: Path, per_channel: int, extra: int, size: int, seed: int) 
                 for (a, z), text in p.sentences():
                     f.write(json.dumps({"file": name, "span": [a, z], "sha1": text_hash(text),
                                         "channel": p.channel, "text": text}, ensure_ascii=False) + "\n")
-    print(f"{len(chosen)} passages from {len(by_channel)} channels in {out}")
+    print(f"{len(chosen)} passages from {len(by_channel)} channels in {out}"
+          + (f" ({len(done)} labelled passages left out)" if done else ""))
 
 
 def check(rows: list[dict], passages) -> list[str]:
@@ -104,6 +108,8 @@ def main() -> None:
     b.add_argument("--extra", type=int, default=20)
     b.add_argument("--size", type=int, default=20)
     b.add_argument("--seed", type=int, default=8)
+    b.add_argument("--skip-labelled", type=Path, default=None, metavar="FILE",
+                   help="leave out the passages already labelled in this label file")
     m = sub.add_parser("merge")
     m.add_argument("sources", type=Path, nargs="+")
     m.add_argument("--into", type=Path, required=True)
@@ -112,7 +118,7 @@ def main() -> None:
     k.add_argument("second", type=Path)
     args = ap.parse_args()
     if args.cmd == "batches":
-        make_batches(args.out, args.per_channel, args.extra, args.size, args.seed)
+        make_batches(args.out, args.per_channel, args.extra, args.size, args.seed, args.skip_labelled)
     elif args.cmd == "merge":
         merge(args.sources, args.into)
     else:
