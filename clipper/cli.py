@@ -20,10 +20,11 @@ from typing import Any
 
 import click
 
-from .stopping import stopped_line
+from . import stopping
 from ._version import __version__
 from .config import KINDS, available_categories, load_category, load_config
 from .errors import ClipperError, ConfigError, WorkspaceError
+from .stopping import stopped_line
 
 
 def _setup_logging(verbose: int) -> None:
@@ -62,13 +63,13 @@ class _Group(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
-        stopped: list[int] = []        # the signal that asked us to stop
         previous: dict[int, Any] = {}
 
         def on_signal(signum, frame):
-            stopped.append(signum)
+            stopping.request(signum)   # also read by the pipeline's stop checks
             raise KeyboardInterrupt
 
+        stopping.reset()
         if threading.current_thread() is threading.main_thread():
             # SIGTERM (a service manager, `kill`) ends like Ctrl-C: what is saved stays saved
             # (stage outputs and transcript windows are written atomically), the next run
@@ -76,21 +77,26 @@ class _Group(click.Group):
             # daemon installs its own handlers to stop after the step in hand.
             previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KeyboardInterrupt:
-            self._stopped(stopped)
+            self._stopped()
         except ClipperError as exc:
-            if stopped:
-                self._stopped(stopped)
+            if stopping.requested():
+                self._stopped()
             click.echo(f"clipper: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
+        if stopping.requested():
+            # The KeyboardInterrupt was lost (a signal that lands in a finaliser has its
+            # exception dropped) and the command ran on: it still ends as the signal says.
+            self._stopped()
+        return result
 
     @staticmethod
-    def _stopped(stopped: list[int]) -> None:
-        line, code = stopped_line(stopped[0] if stopped else signal.SIGINT)
+    def _stopped() -> None:
+        line, code = stopped_line(stopping.first_signal() or signal.SIGINT)
         click.echo(line, err=True)
         sys.exit(code)
 

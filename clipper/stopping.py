@@ -6,6 +6,34 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+
+# Set by the command line's signal handler. The KeyboardInterrupt it raises can be lost: a
+# signal that lands while Python runs a finaliser (``__del__``) has its exception printed and
+# dropped. The pipeline's stop checks read this too, so the run still stops at its next step.
+_requested = threading.Event()
+_signals: list[int] = []
+
+
+def request(signum: int) -> None:
+    """Ask the running command to stop (from a signal handler)."""
+    _signals.append(signum)
+    _requested.set()
+
+
+def requested() -> bool:
+    return _requested.is_set()
+
+
+def first_signal() -> int | None:
+    """The signal that first asked to stop, if one did."""
+    return _signals[0] if _signals else None
+
+
+def reset() -> None:
+    """A new command starts (the command line can be invoked many times in one process)."""
+    _signals.clear()
+    _requested.clear()
 
 
 def stopped_line(signum: int) -> tuple[str, int]:

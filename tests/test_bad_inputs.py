@@ -336,6 +336,33 @@ def test_signal_while_transcribing(corpus, tmp_path, sig, code, last_line):
           f"the next run: exit 0 |")
 
 
+def test_a_stop_whose_keyboard_interrupt_was_lost_still_stops(corpus, tmp_path, monkeypatch):
+    """A signal that lands while Python runs a finaliser (``Wave_read.__del__``, seen here) has
+    its KeyboardInterrupt printed and dropped: the run still stops at its next step, with the
+    signal's line and exit code, and nothing published."""
+    from clipper import stopping
+    from clipper.pipeline.run import Pipeline
+
+    real_probe = Pipeline.probe
+
+    def probe_then_lose_the_interrupt(self, source):
+        stopping.request(signal.SIGTERM)    # what the handler does before its exception is lost
+        return real_probe(self, source)
+
+    monkeypatch.setattr(Pipeline, "probe", probe_then_lose_the_interrupt)
+    out = tmp_path / "out"
+    case = CASES["sigint_while_transcribing"]
+    got = CliRunner().invoke(main, ["run", str(corpus / case["file"]), "--out", str(out),
+                                    "--config", str(corpus / "cheap.toml")])
+    assert got.exit_code == 143, got.stderr
+    assert got.stderr.strip().splitlines()[-1].startswith("clipper: stopped (SIGTERM)"), got.stderr
+    assert not (out / "manifest.json").exists()
+    monkeypatch.setattr(Pipeline, "probe", real_probe)
+    again = CliRunner().invoke(main, ["run", str(corpus / case["file"]), "--out", str(out),
+                                      "--config", str(corpus / "cheap.toml")])
+    assert again.exit_code == 0, again.stderr     # the request went with that command
+
+
 def _essence(manifest: dict) -> list[tuple]:
     return [(c["id"], c["kind"], tuple(c["tags"]), c["start"], c["end"], c["text"]) for c in manifest["clips"]]
 

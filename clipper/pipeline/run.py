@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import stopping
 from ..config import Config, load_config
 from ..errors import (
     ConfigError,
@@ -91,7 +92,8 @@ class Pipeline:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config or load_config()
         self.progress = progress or LogProgress()
-        self.should_stop = should_stop or (lambda: False)
+        # The command line's signal handler also asks through clipper.stopping.
+        self.should_stop = should_stop or stopping.requested
         self.sleep = sleep      # between looks at a growing recording (tests pass a faster one)
         self._model = None
 
