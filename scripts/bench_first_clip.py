@@ -1,69 +1,35 @@
 #!/usr/bin/env python3
-"""Time to the first published clip against total wall time, on a long stream.
+"""Time to the first published clip against total wall time, on a long stream, for one or more checkouts.
 
     .venv/bin/python scripts/bench_first_clip.py [SOURCE] [--repeat 8] [--model tiny.en]
-        [--code OTHER_CHECKOUT ...]
+        [--preset veryfast] [--code OTHER_CHECKOUT ...] [--rounds 1]
 
 SOURCE (default: the sample stream) is concatenated ``--repeat`` times (stream copy). Each
 checkout given with ``--code`` (default: this one) runs ``clipper run`` on it in a fresh
 process, alternating when there are several (e.g. the commit before the incremental
-pipeline, from ``git worktree add /tmp/before <rev>``), while this process watches the
-clips folder: the first ``cNNN.mp4`` to appear is the first published clip (clips are
-renamed into place only when finished and verified). Prints seconds to the first clip,
-when transcription finished (from the manifest's timings where the code reports it) and
-the total.
+pipeline, from ``git worktree add /tmp/before <rev>``); the measurement is
+``benchmark.first_clip`` (``scripts/benchmark.py --only f`` runs it on this checkout beside
+the other side-by-side measurements). Prints seconds to the first clip, when transcription
+finished (from the manifest's timings where the code reports it) and the total.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from benchmark import concat  # noqa: E402
-
-CHILD = """
-import sys
-from clipper import Pipeline, load_config
-cfg = load_config(overrides={"transcribe": {"model": sys.argv[3]}, "render": {"preset": sys.argv[4]}})
-Pipeline(cfg).run(sys.argv[1], sys.argv[2])
-"""
-
-
-def one(code: Path, source: Path, out: Path, model: str, preset: str) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(code))
-    start = time.perf_counter()
-    # cwd: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH.
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(source), str(out), model, preset], env=env,
-                            cwd=code, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    first = None
-    while proc.poll() is None:
-        if first is None and (out / "clips").is_dir() and any((out / "clips").glob("c*.mp4")):
-            first = time.perf_counter() - start
-        time.sleep(0.2)
-    total = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{code}: run failed: {proc.stderr.read()[-2000:]}")
-    timings = json.loads((out / "manifest.json").read_text()).get("timings", {})
-    heard = timings.get("transcribed")
-    if heard is None and "transcribe" in timings:   # the stage-after-stage pipeline
-        heard = sum(timings.get(s, 0.0) for s in ("probe", "transcribe"))
-    clips = len(json.loads((out / "manifest.json").read_text())["clips"])
-    return {"code": str(code), "first_clip": round(first or total, 1), "transcribed": heard and round(heard, 1),
-            "total": round(total, 1), "clips": clips}
+from benchmark import SAMPLE, concat, first_clip  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("source", nargs="?", default=str(ROOT / "sample_media" / "sample_stream.mp4"))
+    ap.add_argument("source", nargs="?", default=str(SAMPLE))
     ap.add_argument("--repeat", type=int, default=8)
     ap.add_argument("--model", default="tiny.en")
     ap.add_argument("--preset", default="veryfast")
@@ -71,12 +37,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
     codes = args.code or [ROOT]
+    overrides = {"transcribe": {"model": args.model}, "render": {"preset": args.preset}}
     with tempfile.TemporaryDirectory(prefix="clipper-first-") as tmp:
         source = concat(Path(args.source), args.repeat, Path(tmp) / "long.mp4")
         rows = []
         for r in range(args.rounds):
             for n, code in enumerate(codes):
-                row = one(code.resolve(), source, Path(tmp) / f"out-{r}-{n}", args.model, args.preset)
+                row = first_clip(code.resolve(), source, Path(tmp) / f"out-{r}-{n}", overrides)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print(f"\n{'code':40s} {'first clip':>10s} {'transcribed':>11s} {'total':>7s} clips")
