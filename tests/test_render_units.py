@@ -112,3 +112,49 @@ def test_subject_following_reports_a_decode_failure(tmp_path):
     info = MediaInfo(str(bad), 10.0, 4096, "mov", True, True, 1280, 720)
     with pytest.raises(FFmpegError, match="follow the subject"):
         follow_subject(info, 0.0, 5.0, load_config().render)
+
+
+def test_the_gain_is_read_off_where_the_limited_loudness_crosses_the_target():
+    from clipper.render.audio import gain_for
+
+    gains = [6.0, 7.0, 8.0, 10.0]
+    assert gain_for(-14.0, gains, [-15.0, -14.5, -14.0, -13.0]) == pytest.approx(8.0)
+    assert gain_for(-14.0, gains, [-15.0, -14.6, -14.2, -13.4]) == pytest.approx(8.5)
+    assert gain_for(-14.0, gains, [-16.0, -15.6, -15.2, -14.4]) == pytest.approx(10.4)  # past the end: 1:1
+    assert gain_for(-14.0, gains, [-13.5, -13.0, -12.5, -11.5]) == pytest.approx(5.5)   # before the start
+    assert gain_for(-14.0, gains, [None, -14.5, None, -13.5]) == pytest.approx(8.5)     # silent measures left out
+
+
+def test_loudness_is_measured_at_every_gain_in_one_audio_only_pass(sample_stream):
+    """Two short passes (the level, then the limited level at a few gains), and the render
+    at the gain found lands on the target."""
+    from clipper.render.audio import STEPS_DB, _levels, levels_argv, measure
+
+    argv = levels_argv(sample_stream, 11.0, 8.0, [None, 6.0, 7.0])
+    assert "-map" in argv and argv[argv.index("-map") + 1] == "[out]" and "0:v" not in " ".join(argv)
+    got = measure(sample_stream, 11.0, 8.0, -14.0)
+    assert -30 < got["input_i"] < -10
+    assert len(STEPS_DB) >= 2
+    assert _levels(sample_stream, 11.0, 8.0, [got["gain_db"]])[0] == pytest.approx(-14.0, abs=0.3)
+
+
+def test_the_frame_rate_changes_where_it_costs_least():
+    slow = video_graph(CFG, has_video=True, source_fps=25.0)
+    assert slow.endswith(f"subtitles=f=subs.ass,fps={CFG.fps:g}[v]") and slow.count("fps=") == 1
+    fast = video_graph(CFG, has_video=True, source_fps=60.0)
+    assert fast.startswith(f"[0:v]fps={CFG.fps:g},") and fast.count("fps=") == 1
+
+
+def test_the_blur_fits_small_frames():
+    small = load_config(overrides={"render": {"width": 216, "height": 384}}).render
+    assert "boxblur=5:2" in video_graph(small, has_video=True)
+    assert "boxblur=8:2" in video_graph(CFG, has_video=True)
+
+
+def test_the_cover_comes_from_the_render_itself():
+    argv = render_argv(VIDEO, 10, 20, CFG, Path("/out/c.mp4"), cover=(1.5, Path("/tmp/cover.jpg")))
+    graph = argv[argv.index("-filter_complex") + 1]
+    assert "[picture]split=2[v][c];[c]trim=start=1.500:end=2.500" in graph
+    i = argv.index("[cover]")
+    assert argv[i + 1:i + 3] == ["-frames:v", "1"] and argv.index("/tmp/cover.jpg") < argv.index("[v]")
+    assert argv[-1] == "/out/c.mp4"

@@ -22,7 +22,7 @@ from ..types import ClipSpec, MediaInfo, RenderedClip, Sentence, Transcript, Wor
 from ..workspace import fingerprint
 from .aigc import aigc_label, clip_produce_id
 from .audio import measure
-from .command import cover_argv, render_argv
+from .command import render_argv
 from .fonts import check_coverage
 from .layout import SUBS_FILE
 from .subtitles import build_cues, write_subtitles
@@ -98,9 +98,13 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
         tmp = Path(tmp_name)
         write_subtitles(cues, cfg, tmp / SUBS_FILE, tmp / "subs.srt", duration=clip.duration, title=title)
         out = tmp / "clip.mp4"
+        # The cover: the moment the first subtitle is fully up, title and all.
+        at = min(max(0.8, cues[0].start + 0.5) if cues else 1.0, clip.duration / 2)
+        cover_file = (at, tmp / "cover.jpg") if cfg.cover else None
         for seek in (True, False):
             argv = render_argv(info, clip.start, clip.duration, cfg, out, title=title or f"{clip.id} {clip.kind}",
-                               loudness=loudness, crop_x=crop_x, produce_id=produce_id, seek=seek)
+                               loudness=loudness, crop_x=crop_x, produce_id=produce_id, seek=seek,
+                               cover=cover_file)
             run_ffmpeg(argv, cwd=tmp, what=f"rendering {clip.id} failed", on_progress=on_progress)
             try:
                 got = verify(out, clip, cfg)
@@ -113,11 +117,10 @@ def render_clip(info: MediaInfo, clip: ClipSpec, transcript: Transcript, sentenc
             log.warning("%s: cannot seek to %.2fs (damaged index?); decoding %s from the start",
                         info.path, clip.start, clip.id)
         cover = ""
-        if cfg.cover:
-            # The moment the first subtitle is fully up, title and all.
-            at = min(max(0.8, cues[0].start + 0.5) if cues else 1.0, got.duration / 2)
-            run_ffmpeg(cover_argv(out, at, tmp / "cover.jpg"), what=f"cover of {clip.id} failed")
-            os.replace(tmp / "cover.jpg", clips_dir / f"{clip.id}.jpg")
+        if cover_file:
+            if not cover_file[1].is_file() or cover_file[1].stat().st_size == 0:
+                raise RenderError(f"{clip.id}: no cover frame at {at:.2f}s of the render")
+            os.replace(cover_file[1], clips_dir / f"{clip.id}.jpg")
             cover = f"clips/{clip.id}.jpg"
         # Publish: sidecars first, the video last, so a finished-looking mp4 has its srt and cover.
         os.replace(tmp / "subs.srt", clips_dir / f"{clip.id}.srt")

@@ -18,8 +18,11 @@ from .layout import video_graph
 
 def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfig, output: Path,
                 *, subtitles: bool = True, title: str = "", loudness: dict[str, float] | None = None,
-                crop_x: str | None = None, produce_id: str = "", seek: bool = True) -> list[str]:
-    """``produce_id``: the clip's ProduceID in the AIGC label (``aigc.clip_produce_id``); when
+                crop_x: str | None = None, produce_id: str = "", seek: bool = True,
+                cover: tuple[float, Path] | None = None) -> list[str]:
+    """``cover`` = (seconds, path): also write that frame of the finished picture as a JPEG,
+    from the same decode (a second ffmpeg would decode the clip again).
+    ``produce_id``: the clip's ProduceID in the AIGC label (``aigc.clip_produce_id``); when
     not given, one is derived from the source path and the stretch, so a label is never empty.
     ``seek=False`` decodes the source from its start and cuts inside the graph: for a damaged
     file that cannot be seeked into (a truncated MKV has no index)."""
@@ -40,11 +43,20 @@ def render_argv(info: MediaInfo, start: float, duration: float, cfg: RenderConfi
         argv += ["-stream_loop", "-1", "-i", str(Path(cfg.music).expanduser().resolve())]
         music_input, n_inputs = n_inputs, n_inputs + 1
     graph = ";".join([video_graph(cfg, has_video=info.has_video, subtitles=subtitles, logo_input=logo_input,
-                                  crop_x=crop_x),
+                                  crop_x=crop_x, source_fps=info.fps),
                       audio_graph(cfg, loudness, music_input, info.audio_track)])
     if not seek:
         graph = _cut_in_graph(graph, start)
-    argv += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]",
+    if cover is not None:
+        # trim's end discards every later frame, so the branch never holds frames back.
+        at = cover[0]
+        graph = graph.replace("[v]", "[picture]", 1) + (
+            f";[picture]split=2[v][c];[c]trim=start={at:.3f}:end={at + 1:.3f},setpts=PTS-STARTPTS[cover]")
+    argv += ["-filter_complex", graph]
+    if cover is not None:
+        # -update 1: one image, its name taken as it is (image2 would read "%d" in it as a pattern).
+        argv += ["-map", "[cover]", "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(cover[1])]
+    argv += ["-map", "[v]", "-map", "[a]",
              *video_codec_argv(cfg),
              "-c:a", "aac", "-b:a", cfg.audio_bitrate, "-ar", str(cfg.audio_rate), "-ac", "2",
              "-t", f"{duration:.3f}"]
@@ -59,10 +71,3 @@ def _cut_in_graph(graph: str, start: float) -> str:
     """The source's streams trimmed to start at ``start`` where they enter the graph."""
     graph = graph.replace("[0:v]", f"[0:v]trim=start={start:.3f},setpts=PTS-STARTPTS,")
     return re.sub(r"\[0:a(?::\d+)?\]", lambda m: f"{m.group(0)}atrim=start={start:.3f},asetpts=PTS-STARTPTS,", graph)
-
-
-def cover_argv(clip_file: Path, at: float, output: Path) -> list[str]:
-    """A JPEG cover: one frame of the finished clip (title and subtitles included)."""
-    # -update 1: one image, its name taken as it is (image2 would read "%d" in it as a pattern).
-    return ffmpeg_command("-ss", f"{at:.3f}", "-i", str(clip_file),
-                          "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(output))

@@ -21,10 +21,17 @@ _CORNERS = {"top-left": ("M", "M"), "top-right": ("W-w-M", "M"), "bottom-left": 
 
 
 def video_graph(cfg: RenderConfig, *, has_video: bool, subtitles: bool = True, logo_input: int | None = None,
-                crop_x: str | None = None) -> str:
-    """From [0:v] (or a colour frame on input 1) to [v]."""
+                crop_x: str | None = None, source_fps: float = 0.0) -> str:
+    """From [0:v] (or a colour frame on input 1) to [v].
+
+    The frame rate changes where it costs least: a faster source drops its extra frames
+    before any work; a slower one (25 fps into 30) is composed and subtitled at its own rate
+    and its frames repeated last, a sixth fewer frames through the graph."""
     w = cfg.width
+    early = has_video and (not source_fps or source_fps > cfg.fps)
     base = "[1:v]setsar=1[base]" if not has_video else _layout(cfg, crop_x)
+    if early:
+        base = base.replace("[0:v]", f"[0:v]fps={cfg.fps:g},", 1)
     parts = [base]
     last = "base"
     if logo_input is not None:
@@ -33,9 +40,11 @@ def video_graph(cfg: RenderConfig, *, has_video: bool, subtitles: bool = True, l
         parts.append(f"[{logo_input}:v]scale={lw}:-2,format=rgba,colorchannelmixer=aa={cfg.logo_opacity:g}[logo]")
         parts.append(f"[{last}][logo]overlay={x}:{y}[withlogo]")
         last = "withlogo"
-    tail = f"fps={cfg.fps:g},format=yuv420p"
+    tail = "format=yuv420p"
     if subtitles:
         tail += f",subtitles=f={filter_arg(SUBS_FILE)}"
+    if not early:
+        tail += f",fps={cfg.fps:g}"
     parts.append(f"[{last}]{tail}[v]")
     return ";".join(parts)
 
@@ -49,9 +58,12 @@ def _layout(cfg: RenderConfig, crop_x: str | None) -> str:
         return (f"[0:v]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,"
                 f"pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:color=black,setsar=1[base]")
     sw, sh = _even(w // 8), _even(h // 8)
+    # boxblur's radius must fit the (half-size) chroma planes: small frames get a smaller one.
+    radius = max(1, min(8, min(sw, sh) // 4 - 1))
     return (f"[0:v]split=2[bgsrc][fgsrc];"
             f"[bgsrc]scale={sw}:{sh}:force_original_aspect_ratio=increase,crop={sw}:{sh},"
-            f"boxblur=8:2,scale={w}:{h},setsar=1[bg];"
+            # fast_bilinear: the blurred background has no detail for a better scaler to keep.
+            f"boxblur={radius}:2,scale={w}:{h}:flags=fast_bilinear,setsar=1[bg];"
             f"[fgsrc]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[fg];"
             f"[bg][fg]overlay=(W-w)/2:(H-h)/2[base]")
 

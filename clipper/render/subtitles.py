@@ -23,8 +23,8 @@ import pysubs2
 
 from ..config import RenderConfig
 from ..text import cjk_count, ends_clause, ends_sentence, is_cjk, join_words
-from .chinese import NO_LINE_START, in_spoken_number, subtitle_line, subtitle_word
 from ..types import Word
+from .chinese import NO_LINE_START, in_spoken_number, subtitle_line, subtitle_word
 
 CUE_PAUSE = 0.6        # a pause this long always starts a new cue
 LINGER = 0.4           # a cue stays up this much after its last word (if the next allows)
