@@ -20,11 +20,10 @@ from typing import Any
 
 import click
 
-from . import stopping
 from ._version import __version__
 from .config import KINDS, available_categories, load_category, load_config
 from .errors import ClipperError, ConfigError, WorkspaceError
-from .stopping import stopped_line
+from .stopping import first_signal, request, requested, reset, stopped_line
 
 
 def _setup_logging(verbose: int) -> None:
@@ -66,10 +65,10 @@ class _Group(click.Group):
         previous: dict[int, Any] = {}
 
         def on_signal(signum, frame):
-            stopping.request(signum)   # also read by the pipeline's stop checks
+            request(signum)   # also read by the pipeline's stop checks
             raise KeyboardInterrupt
 
-        stopping.reset()
+        reset()
         if threading.current_thread() is threading.main_thread():
             # SIGTERM (a service manager, `kill`) ends like Ctrl-C: what is saved stays saved
             # (stage outputs and transcript windows are written atomically), the next run
@@ -81,14 +80,14 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             self._stopped()
         except ClipperError as exc:
-            if stopping.requested():
+            if requested():
                 self._stopped()
             click.echo(f"clipper: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         finally:
             for s, h in previous.items():
                 signal.signal(s, h)
-        if stopping.requested():
+        if requested():
             # The KeyboardInterrupt was lost (a signal that lands in a finaliser has its
             # exception dropped) and the command ran on: it still ends as the signal says.
             self._stopped()
@@ -96,7 +95,7 @@ class _Group(click.Group):
 
     @staticmethod
     def _stopped() -> None:
-        line, code = stopped_line(stopping.first_signal() or signal.SIGINT)
+        line, code = stopped_line(first_signal() or signal.SIGINT)
         click.echo(line, err=True)
         sys.exit(code)
 

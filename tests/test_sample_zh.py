@@ -104,10 +104,15 @@ def test_no_clip_edge_falls_inside_a_sentence(zh_run, zh_truth):
     sentences = zh_run.sentences.sentences
     for clip in zh_run.plan.clips:
         # The pipeline's own sentences: whole, as in the English test.
+        edges = next(c["edges"] for c in zh_run.manifest["clips"] if c["id"] == clip.id)
         for s in sentences:
-            assert not (s.start < clip.start < s.end), (clip.id, "start inside", s.text)
-            assert not (s.start < clip.end < s.end), (clip.id, "end inside", s.text)
-        inside = [s.id for s in sentences if clip.start <= s.start and s.end <= clip.end]
+            for side, t in (("start", clip.start), ("end", clip.end)):
+                if s.start < t < s.end:
+                    # The one exception: the sound showed that the recogniser's first word began
+                    # early (it swallowed the pause before it), and the edge moved into that pause.
+                    assert "past the recogniser's word times" in edges.get(side, "") \
+                        and t < zh_run.transcript.words[s.first_word].end, (clip.id, f"{side} inside", s.text)
+        inside = [s.id for s in sentences if clip.start <= (s.start + s.end) / 2 <= clip.end]
         assert set(inside) == set(clip.sentence_ids)
         # The script's sentences: an edge falls between two of them, never inside one, not even
         # where the voice breathes at a comma of a long run-on line (the recogniser's splitter

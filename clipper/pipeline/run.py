@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import stopping
 from ..config import Config, load_config
 from ..errors import (
     ConfigError,
@@ -31,6 +30,7 @@ from ..progress import LogProgress, Progress
 from ..render.fonts import font_file
 from ..review.apply import apply_review, pending
 from ..review.state import ReviewStore
+from ..stopping import requested as stop_requested
 from ..transcribe.whisper import ChunkResult, assemble, load_model
 from ..types import (
     CutPlan,
@@ -93,7 +93,7 @@ class Pipeline:
         self.config = config or load_config()
         self.progress = progress or LogProgress()
         # The command line's signal handler also asks through clipper.stopping.
-        self.should_stop = should_stop or stopping.requested
+        self.should_stop = should_stop or stop_requested
         self.sleep = sleep      # between looks at a growing recording (tests pass a faster one)
         self._model = None
 
