@@ -40,6 +40,7 @@ from ..workspace import key_of
 from .journal import Journal, PassRecord
 from .publish import RenderQueue
 from .stages import ShotFinder, plan_of, propose, segments_of, sentences_of
+from .windows import release_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,7 @@ class Walk:
     def add_window(self, chunk: ChunkResult) -> None:
         self.journal.add_window(chunk)
         self.catch_up()
+        release_freed_memory()   # bounded memory: one window's worth, however long the stream
 
     def finish(self) -> None:
         """The final pass: the source was heard to its end."""

@@ -13,6 +13,8 @@ as soon as it is transcribed, and both resume after the last journaled window.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 from pathlib import Path
 from typing import Callable
@@ -102,3 +104,23 @@ def _wav_ok(path: Path) -> bool:
     except Exception as exc:  # noqa: BLE001 - wave.Error, EOFError, a truncated header
         set_aside(path, f"unreadable audio ({exc})")
         return False
+
+
+def release_freed_memory() -> None:
+    """Hand the heap freed by a window back to the system (glibc; elsewhere nothing).
+
+    Each window's audio, features and decoder buffers are tens of MB, made and freed in
+    whichever thread's malloc arena; glibc keeps freed arena pages, so without this a long
+    stream's process grows window by window instead of staying at one window's size."""
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+_libc = None
