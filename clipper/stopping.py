@@ -6,23 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
 
-# Set by the command line's signal handler. The KeyboardInterrupt it raises can be lost: a
-# signal that lands while Python runs a finaliser (``__del__``) has its exception printed and
-# dropped. The pipeline's stop checks read this too, so the run still stops at its next step.
-_requested = threading.Event()
+# The signals that asked the running command to stop, set by the command line's handler. The
+# KeyboardInterrupt it raises can be lost: a signal that lands while Python runs a finaliser
+# (``__del__``) has its exception printed and dropped. The pipeline's stop checks read this
+# too, so the run still stops at its next step.
 _signals: list[int] = []
 
 
 def request(signum: int) -> None:
     """Ask the running command to stop (from a signal handler)."""
     _signals.append(signum)
-    _requested.set()
 
 
 def requested() -> bool:
-    return _requested.is_set()
+    return bool(_signals)
 
 
 def first_signal() -> int | None:
@@ -33,7 +31,6 @@ def first_signal() -> int | None:
 def reset() -> None:
     """A new command starts (the command line can be invoked many times in one process)."""
     _signals.clear()
-    _requested.clear()
 
 
 def stopped_line(signum: int) -> tuple[str, int]:

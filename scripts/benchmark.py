@@ -104,9 +104,9 @@ def concat(source: Path, times: int, dest: Path, seconds: float | None = None) -
 
 
 def media_seconds(path: Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return float(out.strip())
+    from clipper.media.probe import probe
+
+    return probe(path).duration
 
 
 def stream(source: Path, seconds: float | None, folder: Path) -> Path:

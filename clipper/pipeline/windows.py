@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -112,15 +113,16 @@ def release_freed_memory() -> None:
     Each window's audio, features and decoder buffers are tens of MB, made and freed in
     whichever thread's malloc arena; glibc keeps freed arena pages, so without this a long
     stream's process grows window by window instead of staying at one window's size."""
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _libc.malloc_trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError):
-            _libc = False
-    if _libc:
-        _libc.malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
-_libc = None
+@lru_cache(maxsize=1)
+def _malloc_trim():
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):   # no glibc (musl, macOS)
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return trim
