@@ -25,13 +25,16 @@ FAST = {"transcribe": {"model": "tiny.en"},
 
 @pytest.fixture(scope="module")
 def two_streams(sample_stream, tmp_path_factory) -> list[Path]:
-    """Two different short streams cut from the sample (each holds one selling point)."""
+    """Two different short streams cut from the sample (each holds one selling point), their
+    picture scaled to 320x180: these tests are about the engines, and a small picture decodes,
+    renders and re-encodes here in a fraction of the sample's 1280x720."""
     folder = tmp_path_factory.mktemp("batch sources")
     out = []
     for name, start in (("morning", 0.0), ("evening", 34.0)):
         path = folder / f"{name}.mp4"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", str(start), "-t", "30", "-i", str(sample_stream),
-                        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path)], check=True)
+                        "-vf", "scale=320:180", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(path)],
+                       check=True)
         out.append(path)
     return out
 
