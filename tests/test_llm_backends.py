@@ -269,14 +269,28 @@ def test_run_with_the_openai_backend(standin, sample_run, tmp_path, monkeypatch)
     import shutil
 
     from clipper import Pipeline
+    from clipper.transcribe.models import cache_dir
 
     server = standin()
+    # A cache of its own, so that every reply is asked of the stand-in; the sentence vectors
+    # the session's runs already embedded are copied into it (embedding is not the point).
+    # (sqlite's backup: a consistent copy while another worker may be writing to it.)
+    (tmp_path / "cache").mkdir()
+    if (cache_dir() / "embeddings.sqlite").is_file():
+        import sqlite3
+        from contextlib import closing
+
+        with closing(sqlite3.connect(cache_dir() / "embeddings.sqlite")) as src, \
+                closing(sqlite3.connect(tmp_path / "cache" / "embeddings.sqlite")) as dst:
+            src.backup(dst)
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     # A copy of the session's sample run: the transcript is reused, segmentation is the point here.
     shutil.copytree(sample_run.out_dir, tmp_path / "out")
+    # The clips are rendered small and plain (what they look like is other tests' to check).
     cfg = load_config(overrides={
         "transcribe": {"model": "tiny.en"},
-        "render": {"width": 540, "height": 960, "preset": "ultrafast", "font_size": 34, "margin_v": 150},
+        "render": {"width": 270, "height": 480, "preset": "ultrafast", "font_size": 18, "margin_v": 70,
+                   "title_size": 20, "margin_h": 20, "loudness": 0.0, "cover": False},
         "segment": {"backend": "openai", "openai": {"base_url": server.url, "model": "stand-in"}}})
     result = Pipeline(cfg).run(sample_run.media.path, tmp_path / "out")
     assert "transcript" in result.reused and "segments" not in result.reused
