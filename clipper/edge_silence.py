@@ -168,13 +168,16 @@ def edges_in_speech(clips: Sequence[ClipSpec], audio: Path, cfg: PlanConfig,
 
 def refine_edges(plan: CutPlan, audio: Path, sentences: SentenceList, cfg: PlanConfig, duration: float, *,
                  shots: Shots | None = None, picture: tuple[float, float] | None = None,
-                 track: int = 0) -> CutPlan:
+                 track: int = 0, after: float = 0.0) -> CutPlan:
     """``plan`` with every clip edge that lies in speech moved into a real pause (``best_point``).
 
     ``audio``: the run's 16 kHz WAV, or the source itself (decoded a few seconds per edge;
     ``track`` is its clipped audio stream). ``shots``: the scene cuts, so an edge that was on
     a cut goes to another cut in a pause when there is one, else stays on the cut's side.
-    ``picture``: (start, end) of the video track when it is shorter than the sound."""
+    ``picture``: (start, end) of the video track when it is shorter than the sound.
+    ``after``: clips that end more than ``edge_search`` before it are left as planned (a pass of
+    the incremental walk: they lie before the clips published already, so no edge of theirs can
+    move to where a new clip may start; reading their audio again would be wasted)."""
     if not cfg.edge_check or not plan.clips:
         return plan
     reader = EdgeAudio(audio, track)
@@ -187,6 +190,8 @@ def refine_edges(plan: CutPlan, audio: Path, sentences: SentenceList, cfg: PlanC
     moved = 0
     for pos, i in enumerate(order):
         clip = clips[i]
+        if clip.end + cfg.edge_search < after:
+            continue
         first, last = index[clip.sentence_ids[0]], index[clip.sentence_ids[-1]]
         prev_end = clips[order[pos - 1]].end if pos else lo_all
         nxt = clips[order[pos + 1]] if pos + 1 < len(order) else None

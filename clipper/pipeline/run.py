@@ -54,7 +54,7 @@ from .publish import RenderIndex, RenderQueue
 from .saved import load_run, source_key
 from .stages import Stages, partial_picture, plan_of, propose, segments_of, sentences_of
 from .walk import Walk
-from .windows import GrowingRecording, hear_file
+from .windows import GrowingRecording, hear_file, remove_audio
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +158,7 @@ class Pipeline:
         model = self.model()  # a model that cannot load fails before any audio is decoded
         hear_file(model, info, ws, journal, self.config.transcribe, self.progress, journal.add_window,
                   self.checkpoint)
+        remove_audio(ws)
         transcript = assemble(journal.windows, info.duration, self.config.transcribe.model)
         stages.save("transcript", transcript)
         return transcript, False
@@ -305,6 +306,8 @@ class Pipeline:
             hear(walk)
             stages.timings["transcribed"] = round(time.perf_counter() - started, 3)
             walk.finish()
+            if not live:
+                remove_audio(ws)   # the last passes checked their edges on it
             # The expensive part is kept before any render error can surface.
             transcript = assemble(journal.windows, walk.info.duration, cfg.transcribe.model)
             if not live and transcript.words:

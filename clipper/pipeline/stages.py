@@ -142,10 +142,11 @@ def propose(sentences: SentenceList, segmentation: Segmentation, config: Config,
 
 def plan_of(info: MediaInfo, sentences: SentenceList, segmentation: Segmentation, shots: Shots | None,
             config: Config, duration: float, picture_known: bool = True, audio: Path | None = None,
-            proposal: Proposal | None = None, check_edges: bool = True) -> CutPlan:
+            proposal: Proposal | None = None, check_edges: bool = True, after: float = 0.0) -> CutPlan:
     """Planning, second half: the cut plan up to ``duration`` (the horizon heard so far, or the
     whole source) from the proposal and the scene cuts, its edges checked on the sound itself
-    (``audio``: the run's WAV while it exists, else the source, decoded a few seconds per edge)."""
+    (``audio``: the run's WAV while it exists, else the source, decoded a few seconds per edge;
+    ``after``: the end of the clips published already, whose edges need no second check)."""
     plan = build_plan(sentences, segmentation, shots, config.segment.kinds, config.plan, duration,
                       proposal.grouped if proposal else None)
     picture = None
@@ -156,7 +157,7 @@ def plan_of(info: MediaInfo, sentences: SentenceList, segmentation: Segmentation
         return plan
     source = audio if audio is not None and audio.is_file() else Path(info.path)
     return refine_edges(plan, source, sentences, config.plan, duration, shots=shots, picture=picture,
-                        track=info.audio_track if source == Path(info.path) else 0)
+                        track=info.audio_track if source == Path(info.path) else 0, after=after)
 
 
 def partial_picture(info: MediaInfo) -> bool:

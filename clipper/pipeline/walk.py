@@ -193,7 +193,8 @@ class Walk:
         shots = self.shots(proposal.windows)
         # A growing recording's picture bounds are not known until it is complete.
         plan = plan_of(self.info, heard.sentences, segmentation, shots, cfg, horizon,
-                       picture_known=final or not self.live, audio=self.audio, proposal=proposal)
+                       picture_known=final or not self.live, audio=self.audio, proposal=proposal,
+                       after=cursor)
         sents = heard.sentences.sentences
         heard_until = self.journal.windows[n - 1].end if n else 0.0
         return clips_to_publish(plan.clips, self.published, heard_until, sents[-1].end,
