@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 import pytest
+from test_edge_silence import CFG, DURATION, edges, heard, in_spoken, write_sound
 
 from clipper.edge_silence import refine_edges
 from clipper.pipeline.windows import read_ahead
 from clipper.plan import build_plan
 from clipper.transcribe import whisper
-from test_edge_silence import CFG, DURATION, edges, heard, in_spoken, sound  # noqa: F401 (a fixture)
 
 
 # -- read_ahead ---------------------------------------------------------------------------------
@@ -77,6 +77,11 @@ def test_a_caller_that_stops_early_stops_the_thread_after_the_item_in_hand():
 
 
 # -- edges of published clips are not read again -----------------------------------------------
+@pytest.fixture(scope="module")
+def sound(tmp_path_factory):
+    return write_sound(tmp_path_factory.mktemp("overlap") / "speech.wav")
+
+
 def test_edges_of_clips_before_the_cursor_are_left_as_planned_and_not_read(sound):
     sentences, segmentation = heard()
     plan = build_plan(sentences, segmentation, None, ("selling_point",), CFG, DURATION)
