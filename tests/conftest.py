@@ -93,3 +93,44 @@ def frame(path: Path, t: float, graph: str | None = None):
     _, data = rest.split(b"\n", 1)
     w, h = map(int, dims.split())
     return np.frombuffer(data, dtype=np.uint8).reshape(h, w, 3)
+
+
+# -- the order tests are handed out in (pytest-xdist, scripts/test.sh) ----------------------------
+# Work stealing starts each worker on a contiguous share of the collection and lets an idle one
+# take the end of another's queue. Whole modules are reordered here (a module's own order is
+# kept, so its module fixtures are made once): first those that read the shared sample run, so
+# that the first worker makes it at once while the second starts in the bad-input corpus (which
+# needs no sample run) instead of waiting on the lock; the long modules early, the quick unit
+# tests last, where they even out the two workers' ends. Every test still runs; alone (no
+# xdist) the order is pytest's own.
+SAMPLE_RUN_FIRST = ("test_aigc", "test_edge_silence", "test_api_docs", "test_remix", "test_review",
+                    "test_end_to_end", "test_export", "test_llm_backends")
+LONG = ("test_benchmark", "test_batch", "test_resume", "test_daemon")
+QUICK = ("test_config", "test_chinese_subtitles", "test_daemon_units", "test_plan", "test_render_units",
+         "test_text_is_text", "test_vocabulary", "test_sentences", "test_journal", "test_import_graph",
+         "test_gpu_path", "test_models", "test_segmentation_quality", "test_dropped_speech", "test_bad_input")
+SECOND_WORKER = ("test_bad_inputs", "test_sample_zh", "test_shared_media", "test_mandarin_asr",
+                 "test_embed_backend", "test_atomic_outputs", "test_render_features")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER") or len(items) < 2:
+        return
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py"), []).append(item)
+
+    def take(names) -> list:
+        return [item for name in names for item in modules.pop(name, [])]
+
+    first = take(SAMPLE_RUN_FIRST) + take(LONG)
+    second = take(SECOND_WORKER)
+    quick = take(QUICK) + [item for group in modules.values() for item in group]   # and any new module
+    # Quick modules fill the first share up to where the bad-input corpus (the second share's
+    # start) straddles the middle; the rest go last.
+    head = []
+    while quick and len(first) + len(head) + (len(second) // 4) < len(items) // 2:
+        name = quick[0].nodeid.split("::")[0]
+        while quick and quick[0].nodeid.split("::")[0] == name:
+            head.append(quick.pop(0))
+    items[:] = first + head + second + quick
