@@ -44,7 +44,9 @@ def test_long_mandarin_is_transcribed_window_by_window(tmp_path):
 
 def test_rotated_video_renders_upright(tmp_path):
     src = shared_media("vid_en_goldeneye_cuts_rot90_10s.mp4")  # 1280x544 stored, rotation -90
-    cfg = load_config(overrides={**EVERYTHING, "transcribe": {"model": "tiny.en"}, "render": {"layout": "fit"}})
+    # ultrafast, no loudness pass: what is checked is where the picture lies in the frame.
+    cfg = load_config(overrides={**EVERYTHING, "transcribe": {"model": "tiny.en"},
+                                 "render": {"layout": "fit", "preset": "ultrafast", "loudness": 0.0}})
     result = Pipeline(cfg).run(src, tmp_path / "out")
     assert result.media.rotation in (90, 270) and (result.media.width, result.media.height) == (544, 1280)
     assert result.clips
@@ -61,7 +63,8 @@ def test_rotated_video_renders_upright(tmp_path):
 def test_chinese_audio_renders_with_chinese_subtitles(tmp_path):
     src = shared_media("zh_news_foxconn_8s.wav")  # audio only: clips get a plain frame
     # What is drawn is the point: greedy decoding (tests/test_mandarin_asr.py covers the default's).
-    fast = {**EVERYTHING, "transcribe": {"beam_size_zh": 1, "redecode_dropped": False}}
+    fast = {**EVERYTHING, "transcribe": {"beam_size_zh": 1, "redecode_dropped": False},
+            "render": {"preset": "ultrafast", "loudness": 0.0}}
     result = Pipeline(load_config(overrides=fast)).run(src, tmp_path / "输出 folder")
     assert result.clips
     clip = result.clips[0]
