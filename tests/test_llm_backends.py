@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -187,13 +189,39 @@ def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
 
 
 # -- the transformers backend, for real ---------------------------------------------------
+def _shared_tokenizers(tmp_path_factory) -> Path:
+    """Where the SmolLM2 tokenizer saved by one test waits for the others (all xdist workers)."""
+    return tmp_path_factory.getbasetemp().parent / "smollm2 tokenizers (all workers)"
+
+
 @pytest.mark.slow
-def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch):
+def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch, tmp_path_factory):
     pytest.importorskip("transformers")
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     cfg = load_config(overrides={"segment": {
         "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 0, "combine": False},
         "transformers": {"model": "smollm2", "max_new_tokens": 48, "mode": "generate"}}}).segment
+
+    # The tokenizer made from the GGUF file is saved under the cache, and the saved one reads
+    # back the same: the same tokens for a chat, the same template.
+    from transformers import AutoTokenizer
+
+    from clipper.segment.base import _load_chat, _transformers_chat
+    from clipper.segment.local_model import _load_tokenizer, resolve
+
+    _load_chat.cache_clear()     # made here from the file, whichever test of this worker came first
+    chat = _transformers_chat(cfg.transformers)
+    saved = list((tmp_path / "cache" / "tokenizers").iterdir())
+    assert len(saved) == 1 and (saved[0] / "tokenizer_config.json").is_file()
+    again = _load_tokenizer(AutoTokenizer, *resolve(cfg.transformers), {})
+    messages = [{"role": "user", "content": "面料是100%亚麻, the fabric is pure linen."}]
+    assert again.apply_chat_template(messages, add_generation_prompt=True) == \
+        chat.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+    assert again("价格 99 元 linen")["input_ids"] == chat.tokenizer("价格 99 元 linen")["input_ids"]
+    shared = _shared_tokenizers(tmp_path_factory)
+    if not shared.exists():
+        shutil.copytree(tmp_path / "cache" / "tokenizers", shared, dirs_exist_ok=True)
+
     segments, fallbacks = classify_items(ITEMS[:3], cfg, APPAREL)
     assert len(segments) == 3 and all(isinstance(s.label, Label) for s in segments)
     for s in segments:
@@ -207,11 +235,13 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_path, monkeypatch):
+def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_path, monkeypatch, tmp_path_factory):
     """Score mode: the packaged SmolLM2 scores each allowed label and tag; it is weak (135M, English)
     but its answer is always valid, and combined with the trained backend each sentence says who decided."""
     pytest.importorskip("transformers")
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
+    if _shared_tokenizers(tmp_path_factory).is_dir():   # saved by the test above when it ran first
+        shutil.copytree(_shared_tokenizers(tmp_path_factory), tmp_path / "cache" / "tokenizers")
     alone = load_config(overrides={"segment": {"backend": "transformers", "llm": {"combine": False},
                                                "transformers": {"model": "smollm2", "mode": "score"}}}).segment
     # The prompt's key/value cache is reused for the candidates: the same numbers as scoring
@@ -310,3 +340,51 @@ def test_category_auto_is_guessed_from_what_the_host_talks_about():
     assert guess_category(["The fabric is linen and the fit is relaxed", "It drapes beautifully"]) == "apparel"
     assert guess_category(["降噪耳机续航八个小时，蓝牙连接很稳", "充电半小时"]) == "electronics"
     assert guess_category(["这个牛肉干口感很有嚼劲，配料只有牛肉和盐", "好吃不腻"]) == "food"
+
+
+class _FakeAuto:
+    """AutoTokenizer's two calls that ``_load_tokenizer`` makes, recorded (no transformers needed
+    to test the caching; the real tokenizer's round trip is checked with SmolLM2 above)."""
+
+    calls: list[str] = []
+
+    class Tok:
+        def save_pretrained(self, folder):
+            Path(folder, "tokenizer_config.json").write_text('{"ok": true}')
+
+    @classmethod
+    def from_pretrained(cls, where, **kwargs):
+        where = str(where)
+        if "gguf_file" not in kwargs:      # the saved copy
+            if json.loads(Path(where, "tokenizer_config.json").read_text()) != {"ok": True}:
+                raise ValueError("damaged")
+            cls.calls.append("saved")
+        else:
+            cls.calls.append("gguf")
+        return cls.Tok()
+
+
+def test_a_gguf_tokenizer_is_made_once_then_read_back_and_remade_when_damaged(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from clipper.segment.local_model import _load_tokenizer
+
+    monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.gguf").write_bytes(b"GGUF v3")
+    _FakeAuto.calls = []
+    load = lambda: _load_tokenizer(_FakeAuto, str(tmp_path / "m"), "model.gguf", {"gguf_file": "model.gguf"})  # noqa: E731
+    load()
+    load()
+    assert _FakeAuto.calls == ["gguf", "saved"]
+    [saved] = (tmp_path / "cache" / "tokenizers").iterdir()
+    (saved / "tokenizer_config.json").write_text("{not json")
+    load()
+    load()
+    assert _FakeAuto.calls == ["gguf", "saved", "gguf", "saved"]
+    # Another file (here: the same name, changed) is another tokenizer.
+    (tmp_path / "m" / "model.gguf").write_bytes(b"GGUF v3, another vocabulary")
+    load()
+    assert _FakeAuto.calls[-1] == "gguf" and len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2
+    # Not a local file (a hub id): never saved here.
+    _load_tokenizer(_FakeAuto, "org/model", "model.gguf", {"gguf_file": "model.gguf"})
+    assert len(list((tmp_path / "cache" / "tokenizers").iterdir())) == 2

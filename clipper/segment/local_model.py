@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import importlib
 import importlib.util
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,6 +61,45 @@ def _parse_gguf_once() -> Iterator[None]:
         yield
     finally:
         gguf.GGUFReader, gguf.get_tensor_name_map = real_reader, real_map
+
+
+def _load_tokenizer(auto, where: str, gguf: str | None, kwargs: dict):
+    """The tokenizer. One made from a local GGUF file is saved once under the clipper cache
+    and read back from there: transformers converts the file's vocabulary in pure Python,
+    about 10 s of SmolLM2's 12 s load on 2 cores, where reading the saved one takes a fraction
+    of a second. Keyed by the file (path, size, time) and the transformers version; a saved
+    copy that does not load is made again."""
+    local = Path(where) / gguf if gguf else None
+    if local is None or not local.is_file():
+        return auto.from_pretrained(where, **kwargs)
+    import transformers
+
+    from ..transcribe.models import cache_dir
+
+    stat = local.stat()
+    key = hashlib.sha256(f"{local.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
+                         .encode()).hexdigest()[:20]
+    folder = cache_dir() / "tokenizers" / key
+    if (folder / "tokenizer_config.json").is_file():
+        try:
+            return auto.from_pretrained(str(folder), local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged copy is made again, never fatal
+            log.warning("saved tokenizer %s does not load (%s); making it again", folder, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+    tokenizer = auto.from_pretrained(where, **kwargs)
+    tmp: Path | None = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+        tokenizer.save_pretrained(str(tmp))
+        os.replace(tmp, folder)      # whole or not at all; another process may have won the race
+        tmp = None
+    except OSError as exc:
+        log.info("tokenizer of %s not saved for next time: %s", local.name, exc)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return tokenizer
 
 
 def resolve(cfg: TransformersConfig) -> tuple[str, str | None]:
@@ -106,7 +148,7 @@ class TransformersChat:
             kwargs["local_files_only"] = True
         try:
             with _parse_gguf_once() if gguf else contextlib.nullcontext():
-                self.tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+                self.tokenizer = _load_tokenizer(AutoTokenizer, where, gguf, kwargs)
                 self.model = AutoModelForCausalLM.from_pretrained(where, **kwargs).to(device).eval()
         except Exception as exc:  # noqa: BLE001 - hub, disk, format errors all mean "cannot load"
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
