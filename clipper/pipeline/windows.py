@@ -89,9 +89,9 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
     """``items``, each next one computed in a thread while the caller works on the one before.
 
     At most one item waits (bounded memory: one window ahead). An error in the thread is
-    raised here, in the caller's thread. When the caller stops early (an error, Ctrl-C, a stop request) the thread
-    finishes the item in hand and makes no more; it is not waited for, so a stop is as quick
-    as before."""
+    raised here, in the caller's thread. When the caller stops early (an error, Ctrl-C, a
+    stop request) the thread finishes the item in hand and makes no more; it is not waited
+    for, so a stop is as quick as before."""
     box: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import importlib.util
 import logging
@@ -75,10 +74,10 @@ def _load_tokenizer(auto, where: str, gguf: str | None, kwargs: dict):
     import transformers
 
     from ..transcribe.models import cache_dir
+    from ..workspace import key_of
 
     stat = local.stat()
-    key = hashlib.sha256(f"{local.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{transformers.__version__}"
-                         .encode()).hexdigest()[:20]
+    key = key_of("tokenizer", str(local.resolve()), stat.st_size, stat.st_mtime_ns, transformers.__version__)
     folder = cache_dir() / "tokenizers" / key
     if (folder / "tokenizer_config.json").is_file():
         try:
