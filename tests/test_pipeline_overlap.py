@@ -4,14 +4,17 @@ language found without a VAD pass over a whole window."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from contextlib import closing
 
 import numpy as np
 import pytest
 from test_edge_silence import CFG, DURATION, edges, heard, in_spoken, write_sound
 
 from clipper.edge_silence import refine_edges
+from clipper.errors import Interrupted
 from clipper.pipeline.windows import read_ahead
 from clipper.plan import build_plan
 from clipper.transcribe import whisper
@@ -56,24 +59,86 @@ def test_an_error_in_the_thread_is_raised_in_the_caller_after_the_items_before_i
     assert got == [1, 2]
 
 
-def test_a_caller_that_stops_early_stops_the_thread_after_the_item_in_hand():
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "clipper-read-ahead" and t.is_alive()]
+
+
+def test_a_caller_that_stops_early_stops_the_thread_and_waits_for_it():
     made: list[int] = []
     closed = threading.Event()
+    stop = threading.Event()
 
     def items():
         try:
             for i in range(100):
                 made.append(i)
+                # An item that takes long unless the stop is seen (a window mid-decode).
+                deadline = time.monotonic() + (0.0 if i < 3 else 30.0)
+                while time.monotonic() < deadline and not stop.is_set():
+                    time.sleep(0.01)
                 yield i
         finally:
             closed.set()
 
+    started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        for i in read_ahead(items()):
-            if i == 2:
-                raise KeyboardInterrupt
-    assert closed.wait(5.0), "the generator is closed in its thread"
+        with closing(read_ahead(items(), stop)) as got:
+            for i in got:
+                if i == 2:
+                    raise KeyboardInterrupt
+    assert closed.is_set(), "the generator is closed in its thread before the caller goes on"
+    assert not _read_ahead_threads(), "no thread is left running (a native one would abort the exit)"
+    assert time.monotonic() - started < 10.0, "the item in hand was dropped at the stop"
     assert len(made) <= 5, made     # 2 in hand, one waiting, one being made when the stop came
+
+
+# -- a stop reaches the recogniser inside its window ---------------------------------------------
+@pytest.fixture(scope="module")
+def sample_audio(sample_stream, tmp_path_factory):
+    wav = tmp_path_factory.mktemp("overlap audio") / "first 65 s.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(sample_stream), "-t", "65", "-vn", "-ac", "1",
+                    "-ar", "16000", str(wav)], check=True)
+    return wav
+
+
+@pytest.fixture(scope="module")
+def tiny(fast_config):
+    return whisper.load_model(fast_config.transcribe)
+
+
+def test_a_stop_is_seen_between_the_segments_of_a_window(sample_audio, tiny, fast_config):
+    """The check is inside the window: a stop asked after its first decoded segment ends it
+    there, as Interrupted (a stop, not a transcription failure)."""
+    from clipper.media.audio import read_window
+
+    asked = []
+
+    def should_stop():
+        asked.append(time.monotonic())
+        return len(asked) >= 2
+
+    audio = read_window(sample_audio, 0.0, 40.0)
+    with pytest.raises(Interrupted):
+        whisper.transcribe_audio(tiny, audio, 0.0, fast_config.transcribe, "en", should_stop)
+    assert len(asked) == 2
+    whole = whisper.transcribe_audio(tiny, audio, 0.0, fast_config.transcribe, "en")
+    assert len(whole.segments) >= 2, "the window has more than one segment, so the stop came mid-window"
+
+
+def test_leaving_the_windows_early_stops_the_recogniser_thread(sample_audio, tiny, fast_config):
+    """What a Ctrl-C during transcription does: the walk leaves its loop while the thread
+    decodes the next window; when the loop is left the thread has ended (a process that
+    exits with CTranslate2 still running in a thread aborts)."""
+    cfg = fast_config.transcribe.model_copy(update={"chunk_seconds": 30.0})   # three windows
+    stop = threading.Event()
+    chunks = whisper.transcribe_chunks(tiny, sample_audio, cfg, language="en", should_stop=stop.is_set)
+    with pytest.raises(Interrupted):
+        with closing(read_ahead(chunks, stop)) as windows:
+            for chunk in windows:
+                assert chunk.words
+                raise Interrupted("stopped on request")
+    assert stop.is_set()
+    assert not _read_ahead_threads()
 
 
 # -- edges of published clips are not read again -----------------------------------------------

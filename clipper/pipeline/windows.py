@@ -22,6 +22,7 @@ import ctypes.util
 import logging
 import queue
 import threading
+from contextlib import closing
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterator, TypeVar
@@ -63,11 +64,16 @@ def hear_file(model, info: MediaInfo, ws: Workspace, journal: Journal, cfg: Tran
     resume = journal.transcribed_until
     with progress.task(f"transcribing ({cfg.model})", info.duration) as task:
         task.update(resume)
-        for chunk in read_ahead(transcribe_chunks(model, audio, cfg, language=journal.language,
-                                                  resume_from=resume)):
-            task.update(chunk.end)
-            on_window(chunk)
-            checkpoint()
+        stop = threading.Event()
+        chunks = transcribe_chunks(model, audio, cfg, language=journal.language, resume_from=resume,
+                                   should_stop=stop.is_set)
+        # closing(): the thread is stopped and waited for when this loop is left by an error,
+        # not whenever the suspended generator is collected.
+        with closing(read_ahead(chunks, stop)) as windows:
+            for chunk in windows:
+                task.update(chunk.end)
+                on_window(chunk)
+                checkpoint()
     journal.mark_end(info.duration)
 
 
@@ -85,15 +91,17 @@ class _Failed:
 _END = object()
 
 
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
+def read_ahead(items: Iterator[T], stop: threading.Event | None = None) -> Iterator[T]:
     """``items``, each next one computed in a thread while the caller works on the one before.
 
     At most one item waits (bounded memory: one window ahead). An error in the thread is
     raised here, in the caller's thread. When the caller stops early (an error, Ctrl-C, a
-    stop request) the thread finishes the item in hand and makes no more; it is not waited
-    for, so a stop is as quick as before."""
+    stop request) ``stop`` is set and the thread is waited for: it makes no more items, and
+    ``items`` should watch ``stop`` to drop the one in hand quickly. The wait is not optional:
+    a native library (CTranslate2) still running in a thread when the interpreter exits
+    aborts the process ("terminate called without an active exception")."""
     box: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
+    stop = stop if stop is not None else threading.Event()
 
     def hand_over(item: object) -> bool:
         while not stop.is_set():
@@ -129,6 +137,9 @@ def read_ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
     finally:
         stop.set()
+        if worker.is_alive():
+            log.debug("waiting for the read-ahead window to stop")
+            worker.join()
 
 
 class GrowingRecording:

@@ -15,8 +15,9 @@ stock phrases), so its segments are kept only when the recogniser itself trusts 
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Callable, Sequence
 
+from ..errors import Interrupted
 from ..media.audio import SAMPLE_RATE
 from ..types import Word
 
@@ -78,7 +79,8 @@ def trusted(segment) -> bool:
 
 
 def redecode(model, audio, gaps: Sequence[tuple[float, float]], offset: float, options: dict,
-             convert=None, heard: Sequence[Word] = ()) -> list[tuple[Segment, list[Word]]]:
+             convert=None, heard: Sequence[Word] = (),
+             should_stop: Callable[[], bool] | None = None) -> list[tuple[Segment, list[Word]]]:
     """Decode the audio around ``gaps`` (seconds into ``audio``) again and return the words
     that fall in them, as (segment, words) in source time (``offset`` is the window's start).
 
@@ -98,6 +100,8 @@ def redecode(model, audio, gaps: Sequence[tuple[float, float]], offset: float, o
     for lo, hi, members in _windows(gaps, total):
         segments, _ = model.transcribe(audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)], **opts)
         for seg in segments:
+            if should_stop is not None and should_stop():
+                raise Interrupted("stopped while decoding dropped speech again")
             if not trusted(seg):
                 log.debug("dropped-speech decode at %.1fs not trusted: %r", offset + lo + seg.start, seg.text)
                 continue
@@ -173,7 +177,8 @@ def merge(words: Sequence[Word], segments: Sequence[Segment],
 
 
 def recover(model, audio, offset: float, words: Sequence[Word], segments: Sequence[Segment],
-            options: dict, convert=None) -> tuple[list[Word], list[Segment], list[tuple[float, float]]]:
+            options: dict, convert=None, should_stop: Callable[[], bool] | None = None
+            ) -> tuple[list[Word], list[Segment], list[tuple[float, float]]]:
     """Find the speech the window's words leave out and decode it again.
 
     Returns the merged words and segments, and the gaps (source seconds) that stay without a
@@ -185,7 +190,8 @@ def recover(model, audio, offset: float, words: Sequence[Word], segments: Sequen
     if not gaps:
         return list(words), list(segments), []
     extra = [(seg, ws) for seg, ws in redecode(model, audio, [(s - offset, e - offset) for s, e in gaps],
-                                               offset, options, convert, words) if not _repeats(seg, words)]
+                                               offset, options, convert, words, should_stop)
+             if not _repeats(seg, words)]
     merged_words, merged_segments = merge(words, segments, extra)
     unheard = [(gs, ge) for gs, ge in gaps if not any(w.start < ge and w.end > gs for _, ws in extra for w in ws)]
     log.info("dropped speech: %d stretch(es) without words (%s); %d recovered, %d still without",

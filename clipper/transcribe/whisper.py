@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import TranscribeConfig
-from ..errors import ModelError, TranscriptionError
+from ..errors import Interrupted, ModelError, TranscriptionError
 from ..media.audio import SAMPLE_RATE, chunk_bounds, read_window
 from ..text import chinese_script
 from ..types import Correction, SpeechSegment, Transcript, Word
@@ -160,21 +160,39 @@ def _load_vad() -> None:
         raise ModelError(f"cannot load the VAD model: {exc}") from None
 
 
+def never() -> bool:
+    return False
+
+
+def stop_if(should_stop: Callable[[], bool]) -> None:
+    """A stop check inside a window (between two decoded segments): a window in a thread must
+    end within a segment's decode when its run stops, as a native library still running in a
+    thread when the interpreter exits aborts the process."""
+    if should_stop():
+        raise Interrupted("stopped mid-window; the window is transcribed again on resume")
+
+
 def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str | None = None,
                       resume_from: float = 0.0,
-                      on_progress: Callable[[float], None] | None = None) -> Iterator[ChunkResult]:
-    """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``."""
+                      on_progress: Callable[[float], None] | None = None,
+                      should_stop: Callable[[], bool] = never) -> Iterator[ChunkResult]:
+    """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``.
+
+    ``should_stop`` is asked between decoded segments; when it says so, ``Interrupted`` is raised
+    and the window in hand is dropped."""
     for start, end in chunk_bounds(wav, cfg.chunk_seconds):
         if end <= resume_from + 1e-6:
             continue
-        chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language)
+        stop_if(should_stop)
+        chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language, should_stop)
         language = language or chunk.language or None
         if on_progress:
             on_progress(end)
         yield chunk
 
 
-def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, language: str | None = None) -> ChunkResult:
+def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, language: str | None = None,
+                     should_stop: Callable[[], bool] = never) -> ChunkResult:
     """One window of 16 kHz float32 audio that starts at ``offset`` seconds of the source.
 
     Without a language (given, configured, or learnt from earlier windows) it is detected
@@ -191,7 +209,7 @@ def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, languag
         if not lang:
             return ChunkResult(offset, end, "", 0.0, (), ())
         log.info("language detected: %s (p=%.2f)", lang, probability)
-    return _transcribe_window(model, audio, offset, end, lang, cfg, probability)
+    return _transcribe_window(model, audio, offset, end, lang, cfg, probability, should_stop)
 
 
 # Whisper detects a language from its first 30 s of speech, but the VAD that finds that speech
@@ -214,7 +232,8 @@ def _detect_language(model, audio) -> tuple[str, float]:
 
 
 def _transcribe_window(model, audio, start: float, end: float, lang: str,
-                       cfg: TranscribeConfig, probability: float) -> ChunkResult:
+                       cfg: TranscribeConfig, probability: float,
+                       should_stop: Callable[[], bool] = never) -> ChunkResult:
     prompt = cfg.prompt_zh if lang == "zh" and cfg.prompt_zh else None
     convert = _zh_converter(cfg.zh_script) if lang in ("zh", "yue") else None
     try:
@@ -230,6 +249,7 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
         words: list[Word] = []
         segs: list[tuple[float, float, str, int]] = []
         for seg in segments:
+            stop_if(should_stop)
             seg_words = [Word(text=convert(w.word) if convert else w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
                               probability=round(float(w.probability), 3))
                          for w in (seg.words or []) if w.word.strip()]
@@ -241,7 +261,10 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
         unheard: list[tuple[float, float]] = []
         if cfg.redecode_dropped:
             again = dict(options, language=lang, initial_prompt=prompt)
-            words, segs, unheard = dropped.recover(model, audio, start, words, segs, again, convert)
+            words, segs, unheard = dropped.recover(model, audio, start, words, segs, again, convert,
+                                                     should_stop)
+    except Interrupted:
+        raise
     except Exception as exc:  # noqa: BLE001
         raise TranscriptionError(f"transcription failed in {start:.0f}-{end:.0f}s: {exc}") from exc
     corrections: list[Correction] = []
