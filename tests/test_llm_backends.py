@@ -189,14 +189,26 @@ def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch):
 
 
 # -- the transformers backend, for real ---------------------------------------------------
-def _shared_tokenizers(tmp_path_factory) -> Path:
-    """Where the SmolLM2 tokenizer saved by one test waits for the others (all xdist workers)."""
-    return tmp_path_factory.getbasetemp().parent / "smollm2 tokenizers (all workers)"
+@pytest.fixture(scope="module")
+def smollm2(tmp_path_factory):
+    """SmolLM2 loaded once for the module's tests (a load takes seconds), from the packaged
+    file: its tokenizer is made from the GGUF and saved under the cache folder returned."""
+    pytest.importorskip("transformers")
+    from clipper.segment.base import _load_chat, _transformers_chat
+
+    cache = tmp_path_factory.mktemp("smollm2 cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLIPPER_CACHE", str(cache))
+        _load_chat.cache_clear()     # made here from the file, whatever this worker loaded before
+        cfg = load_config(overrides={"segment": {"transformers": {"model": "smollm2"}}}).segment
+        chat = _transformers_chat(cfg.transformers)
+    yield cache, chat
+    _load_chat.cache_clear()
 
 
 @pytest.mark.slow
-def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch, tmp_path_factory):
-    pytest.importorskip("transformers")
+def test_transformers_backend_with_packaged_smollm2(smollm2, tmp_path, monkeypatch):
+    cache, chat = smollm2
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     cfg = load_config(overrides={"segment": {
         "backend": "transformers", "llm": {"window": 3, "overlap": 0, "retries": 0, "combine": False},
@@ -206,21 +218,19 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch, tmp_p
     # back the same: the same tokens for a chat, the same template.
     from transformers import AutoTokenizer
 
-    from clipper.segment.base import _load_chat, _transformers_chat
+    from clipper.segment.base import _transformers_chat
     from clipper.segment.local_model import _load_tokenizer, resolve
 
-    _load_chat.cache_clear()     # made here from the file, whichever test of this worker came first
-    chat = _transformers_chat(cfg.transformers)
-    saved = list((tmp_path / "cache" / "tokenizers").iterdir())
+    assert _transformers_chat(cfg.transformers) is chat, "one load serves both modes"
+    saved = list((cache / "tokenizers").iterdir())
     assert len(saved) == 1 and (saved[0] / "tokenizer_config.json").is_file()
+    monkeypatch.setenv("CLIPPER_CACHE", str(cache))
     again = _load_tokenizer(AutoTokenizer, *resolve(cfg.transformers), {})
+    monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
     messages = [{"role": "user", "content": "面料是100%亚麻, the fabric is pure linen."}]
     assert again.apply_chat_template(messages, add_generation_prompt=True) == \
         chat.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
     assert again("价格 99 元 linen")["input_ids"] == chat.tokenizer("价格 99 元 linen")["input_ids"]
-    shared = _shared_tokenizers(tmp_path_factory)
-    if not shared.exists():
-        shutil.copytree(tmp_path / "cache" / "tokenizers", shared, dirs_exist_ok=True)
 
     segments, fallbacks = classify_items(ITEMS[:3], cfg, APPAREL)
     assert len(segments) == 3 and all(isinstance(s.label, Label) for s in segments)
@@ -235,13 +245,10 @@ def test_transformers_backend_with_packaged_smollm2(tmp_path, monkeypatch, tmp_p
 
 
 @pytest.mark.slow
-def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_path, monkeypatch, tmp_path_factory):
+def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(smollm2, tmp_path, monkeypatch):
     """Score mode: the packaged SmolLM2 scores each allowed label and tag; it is weak (135M, English)
     but its answer is always valid, and combined with the trained backend each sentence says who decided."""
-    pytest.importorskip("transformers")
     monkeypatch.setenv("CLIPPER_CACHE", str(tmp_path / "cache"))
-    if _shared_tokenizers(tmp_path_factory).is_dir():   # saved by the test above when it ran first
-        shutil.copytree(_shared_tokenizers(tmp_path_factory), tmp_path / "cache" / "tokenizers")
     alone = load_config(overrides={"segment": {"backend": "transformers", "llm": {"combine": False},
                                                "transformers": {"model": "smollm2", "mode": "score"}}}).segment
     # The prompt's key/value cache is reused for the candidates: the same numbers as scoring
@@ -251,6 +258,7 @@ def test_transformers_scoring_cannot_be_malformed_and_combines_with_embed(tmp_pa
     from clipper.segment.base import _transformers_chat
 
     chat = _transformers_chat(alone.transformers)
+    assert chat is smollm2[1]
     prompt, options = "The fabric is pure linen. This sentence is a", [" selling point", " promotion", " chat"]
     head = chat.tokenizer(chat.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                              add_generation_prompt=True, tokenize=False),
@@ -296,7 +304,6 @@ def test_transformers_unknown_model_fails_in_one_line(monkeypatch):
 
 @pytest.mark.slow
 def test_run_with_the_openai_backend(standin, sample_run, tmp_path, monkeypatch):
-    import shutil
 
     from clipper import Pipeline
     from clipper.transcribe.models import cache_dir
