@@ -2,16 +2,17 @@
 
 Real parts throughout: ffmpeg, tiny.en, daemon processes, signals. These tests are about the
 daemon, not the clips, so they clip the sample's sound under a small test picture, rendered
-small, and only its first 32 s (one product) where the whole stream would prove nothing
-more; the growing recording is the whole sample, written faster than real time at first.
+small, and only 17.5 s of it (one product's selling points) where the whole stream would prove
+nothing more; the growing recording is its three products, written faster than real time at
+first.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,6 +39,7 @@ margin_v = 40
 margin_h = 10
 preset = "ultrafast"
 audio_bitrate = "32k"
+audio_rate = 16000
 loudness = 0.0
 [watch]
 stable_seconds = 2.0
@@ -46,7 +48,8 @@ max_attempts = {attempts}
 live_interval = 0.5
 live_settle = 3.0
 """
-SHORT = 32.0   # seconds of the sample in `short_stream`: its first product's selling points end at 26.3 s
+SHORT_FROM, SHORT = 10.0, 17.5   # `short_stream`: 10-27.5 s of the sample, its first product's selling points
+LIVE_FROM, LIVE = 10.0, 72.0     # the growing recording: 10-82 s, the three products (11.1-80.9 s)
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +63,30 @@ def small_stream(sample_stream, tmp_path_factory) -> Path:
     return out
 
 
+def cut(stream: Path, start: float, seconds: float, name: str) -> Path:
+    """``seconds`` of ``stream`` from ``start`` (a keyframe), copied."""
+    out = stream.with_name(name)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", str(start), "-i", str(stream), "-t", str(seconds), "-c", "copy",
+                    str(out)], check=True)
+    return out
+
+
+def shifted(truth: dict, start: float) -> dict:
+    """The truth of a cut of the sample that starts at ``start``: its lines from there, timed from the cut."""
+    return {**truth, "lines": [{**line, "start": line["start"] - start, "end": line["end"] - start}
+                               for line in truth["lines"] if line["start"] >= start]}
+
+
 @pytest.fixture(scope="module")
 def short_stream(small_stream) -> Path:
-    """Its first 32 s: chatter, one product's selling points (11-26 s), the start of its promo.
+    """10-27.5 s of it: one product's selling points (11.1-26.3 s of the sample) and nothing else.
     One clip; a run takes seconds."""
-    out = small_stream.with_name("short_stream.mp4")
-    subprocess.run(["ffmpeg", "-v", "error", "-i", str(small_stream), "-t", str(SHORT), "-c", "copy", str(out)],
-                   check=True)
-    return out
+    return cut(small_stream, SHORT_FROM, SHORT, "short_stream.mp4")
+
+
+@pytest.fixture(scope="module")
+def short_truth(sample_truth) -> dict:
+    return shifted(sample_truth, SHORT_FROM)
 
 
 @pytest.fixture
@@ -154,26 +173,27 @@ def jobs(outbox: Path) -> list[str]:
     return result.stdout.strip().splitlines()
 
 
-def test_a_file_copied_in_slowly_is_clipped_once_complete(boxes, short_stream, sample_truth):
+def test_a_file_copied_in_slowly_is_clipped_once_complete(boxes, short_stream, short_truth):
     inbox, outbox, cfg = boxes
     proc = start(inbox, outbox, cfg)
     second = None
     try:
         data = short_stream.read_bytes()
         target = inbox / "直播 2026-11-20.mp4"
-        with target.open("wb") as fh:  # a slow copy: 8 pieces over ~3 s, pauses far shorter than stable_seconds
+        # The daemon watches before the copy starts, so it sees the file grow.
+        wait_for(lambda: "watching" in daemon_log(outbox), 60, proc, step=0.05)
+        with target.open("wb") as fh:  # a slow copy: 8 pieces over ~1.2 s, pauses far shorter than stable_seconds
             for i in range(8):
                 fh.write(data[i * len(data) // 8:(i + 1) * len(data) // 8])
                 fh.flush()
-                time.sleep(0.35)
+                time.sleep(0.15)
         # A second daemon on the same outbox refuses, with a clear message (asked while the first works).
-        wait_for(lambda: "watching" in daemon_log(outbox), 60, proc)
         second = subprocess.Popen([sys.executable, "-m", "clipper.cli", "watch", str(inbox), "--out", str(outbox),
                                    "--config", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         folder = outbox / "直播 2026-11-20"
         manifest = wait_for(lambda: manifest_of(folder), 240, proc)
         assert_clean_output(folder)
-        assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
+        assert_every_selling_passage_clipped(manifest, short_truth, SHORT)
         assert manifest["source"]["duration"] == pytest.approx(SHORT, abs=0.5), "the whole file, not a part"
         assert not (outbox / "直播 2026-11-20.error.json").exists(), "it never started on a partial file"
         # The job is marked done just after the manifest (and timeline) are written.
@@ -221,7 +241,7 @@ def stage_of(outbox: Path, pid: int) -> str:
     return STAGES[reached]
 
 
-def test_kill_9_at_random_points_then_restart_finishes_the_job_exactly_once(boxes, short_stream, sample_truth):
+def test_kill_9_at_random_points_then_restart_finishes_the_job_exactly_once(boxes, short_stream, short_truth):
     inbox, outbox, cfg = boxes
     cfg.write_text(FAST.format(attempts=2).replace("stable_seconds = 2.0", "stable_seconds = 0.5"))
     (inbox / "stream.mp4").write_bytes(short_stream.read_bytes())  # complete before the first start
@@ -246,23 +266,23 @@ def test_kill_9_at_random_points_then_restart_finishes_the_job_exactly_once(boxe
     assert {"start-up", "transcribing", "rendering"} <= set(killed_in), killed_in
     proc = start(inbox, outbox, cfg)
     try:
-        wait_for(lambda: "1 done" in jobs(outbox)[-1], 300, proc, step=0.5)
+        wait_for(lambda: "1 done" in jobs(outbox)[-1], 300, proc, step=0.1)
     finally:
         stop(proc)
     manifest = assert_clean_output(outbox / "stream")
     assert len(jobs(outbox)) == 2  # one job row and the totals line
     assert not [p for p in (outbox / "stream" / ".clipper").iterdir() if p.suffix in (".part", ".tmp")]
-    assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
+    assert_every_selling_passage_clipped(manifest, short_truth, SHORT)
 
 
-def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_path, short_stream, sample_truth):
+def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_path, short_stream, short_truth):
     from clipper import load_config
     from clipper.daemon import start_watcher
 
     inbox, outbox = tmp_path / "in", tmp_path / "out"
     (inbox / "hls-recording").mkdir(parents=True)
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(short_stream), "-c", "copy", "-f", "segment",
-                    "-segment_time", "6", "-segment_format", "mpegts",
+                    "-segment_time", "4", "-segment_format", "mpegts",
                     str(inbox / "hls-recording" / "seg%d.ts")], check=True)
     assert len(list((inbox / "hls-recording").glob("*.ts"))) >= 4
     cfg_file = tmp_path / "fast.toml"   # the folder is complete before the watcher starts
@@ -275,7 +295,7 @@ def test_segment_folder_is_one_source_and_the_python_api_starts_a_watcher(tmp_pa
         watcher.thread.join(timeout=60)
     manifest = assert_clean_output(outbox / "hls-recording")
     assert manifest["source"]["duration"] == pytest.approx(SHORT, abs=0.5), "every segment, in order"
-    assert_every_selling_passage_clipped(manifest, sample_truth, SHORT)
+    assert_every_selling_passage_clipped(manifest, short_truth, SHORT)
 
 
 class Recorder(threading.Thread):
@@ -330,10 +350,12 @@ class Recorder(threading.Thread):
 def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, small_stream, sample_truth,
                                                                          tmp_path):
     inbox, outbox, cfg = boxes
-    # The whole sample (three products), 6x real time up to 40 s (its first clip needs about 35 s),
-    # then real time: the daemon has some 50 s to publish that clip while the recording goes on.
-    # The recorder writes every 0.2 s; "complete" means still for stable_seconds (2 s here).
-    recorder = Recorder(small_stream, inbox / "live.ts", tmp_path, rate=6.0, fast_until=40.0)
+    # The sample's three products (10-82 s of it), 20x real time up to 30 s (its first clip needs
+    # about 25 s), then real time: the daemon has some 40 s to publish that clip while the
+    # recording goes on. The recorder writes every 0.2 s; "complete" means still for
+    # stable_seconds (2 s here).
+    live = cut(small_stream, LIVE_FROM, LIVE, "live_stream.mp4")
+    recorder = Recorder(live, inbox / "live.ts", tmp_path, rate=20.0, fast_until=30.0)
     recorder.start()
     proc = start(inbox, outbox, cfg, "--live")
     try:
@@ -355,7 +377,7 @@ def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, 
     assert final["clips"][0] == first, "published clips are never changed"
     assert_clean_output(outbox / "live")
     assert len(final["clips"]) >= 3
-    assert_every_selling_passage_clipped(final, sample_truth, final["source"]["duration"])
+    assert_every_selling_passage_clipped(final, shifted(sample_truth, LIVE_FROM), final["source"]["duration"])
 
 
 def test_segment_folder_is_joined_append_only_and_survives_a_torn_append(tmp_path):
