@@ -28,18 +28,18 @@ FAST = {"transcribe": {"model": "tiny.en"},
 
 @pytest.fixture(scope="module")
 def two_streams(sample_stream, tmp_path_factory) -> list[Path]:
-    """Two different short streams cut from the sample's sound (each holds one selling point)
-    under a 320x180, 10 fps test picture: these tests are about the engines, and a small picture
-    is made, decoded and rendered in a fraction of the time of the sample's 1280x720 (which is
-    never decoded here)."""
+    """Two different short streams cut from the sample's sound, each one product's selling
+    points and little else (11.1-26.3 s and 38.1-56.2 s of the sample), under a 320x180, 10 fps
+    test picture: these tests are about the engines, and a small picture is made, decoded and
+    rendered in a fraction of the time of the sample's 1280x720 (which is never decoded here)."""
     folder = tmp_path_factory.mktemp("batch sources")
     out = []
-    for name, start in (("morning", 0.0), ("evening", 34.0)):
+    for name, start, seconds in (("morning", 10.0, 17.5), ("evening", 37.5, 19.5)):
         path = folder / f"{name}.mp4"
         subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                        "-ss", str(start), "-t", "30", "-i", str(sample_stream), "-map", "0:v", "-map", "1:a",
-                        "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p",
-                        "-c:a", "copy", str(path)], check=True)
+                        "-ss", str(start), "-t", str(seconds), "-i", str(sample_stream), "-map", "0:v", "-map", "1:a",
+                        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "20",
+                        "-pix_fmt", "yuv420p", "-c:a", "copy", str(path)], check=True)
         out.append(path)
     return out
 
