@@ -1,8 +1,9 @@
 """A failed run never leaves a half clip that looks finished.
 
-The sample's first 64 s of sound (two products; three windows of 30 s) under a small test
-picture: these tests are about what is kept and published, which the rest of the sample and its
-1280x720 picture would not change; the failed render hears only 10-27.5 s of it (one product).
+56 s of the sample's sound (10-66 s: two products, 122 words; three windows of at most 30 s)
+under a small test picture: these tests are about what is kept and published, which the rest of
+the sample and its 1280x720 picture would not change; the failed render hears only its first
+17.5 s (one product's selling points).
 """
 
 import json
@@ -16,7 +17,7 @@ from clipper import Pipeline, load_config
 from clipper.errors import FFmpegError
 
 pytestmark = pytest.mark.slow
-SECONDS = 64.0   # the first product (11-26 s) and the second (38-56 s); the last window holds 4 s
+FROM, SECONDS = 10.0, 56.0   # the first product (11-26 s of the sample) to the second's promo (58-63 s)
 CHUNK = 30       # the shortest window clipper allows
 
 
@@ -24,17 +25,17 @@ CHUNK = 30       # the shortest window clipper allows
 def stream(sample_stream, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("atomic") / "stream.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                    "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-t", str(SECONDS), "-c:v", "libx264",
-                    "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy", str(out)], check=True)
+                    "-ss", str(FROM), "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-t", str(SECONDS),
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy",
+                    str(out)], check=True)
     return out
 
 
 @pytest.fixture(scope="module")
 def short_stream(stream) -> Path:
-    """10-27.5 s of it (a keyframe every 2 s): one product's selling points, one clip."""
+    """Its first 17.5 s: one product's selling points, one clip."""
     out = stream.with_name("short.mp4")
-    subprocess.run(["ffmpeg", "-v", "error", "-ss", "10", "-i", str(stream), "-t", "17.5", "-c", "copy", str(out)],
-                   check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(stream), "-t", "17.5", "-c", "copy", str(out)], check=True)
     return out
 
 
@@ -91,8 +92,9 @@ def test_transcription_resumes_from_the_windows_of_a_killed_run(stream, tmp_path
     saved = ws.path("journal.jsonl").read_text().splitlines()
     assert len(saved) == 2  # two windows kept on disk
     transcript, reused = pipeline.transcribe(info, ws)
-    # Words from the last window (past the two saved ones), to the last sentence's end (62.9 s).
-    assert not reused and transcript.words[-1].end > SECONDS - 4
+    # Words of the last window (past the two saved ones) to the source's last seconds (its last
+    # sentence ends at 52.9 s).
+    assert not reused and transcript.words[-1].end > SECONDS - 6
     full, _ = Pipeline(cfg).transcribe(info, Workspace(tmp_path / "fresh"))
     assert [w.text for w in transcript.words] == [w.text for w in full.words]
     assert not ws.path("audio.wav").exists(), "the extracted audio goes once the transcript is saved"
