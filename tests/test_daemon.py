@@ -350,12 +350,12 @@ class Recorder(threading.Thread):
 def test_growing_recording_gets_its_first_clip_while_still_being_written(boxes, small_stream, sample_truth,
                                                                          tmp_path):
     inbox, outbox, cfg = boxes
-    # The sample's three products (10-82 s of it), 20x real time up to 30 s (its first clip needs
+    # The sample's three products (10-82 s of it), 40x real time up to 30 s (its first clip needs
     # about 25 s), then real time: the daemon has some 40 s to publish that clip while the
     # recording goes on. The recorder writes every 0.2 s; "complete" means still for
     # stable_seconds (2 s here).
     live = cut(small_stream, LIVE_FROM, LIVE, "live_stream.mp4")
-    recorder = Recorder(live, inbox / "live.ts", tmp_path, rate=20.0, fast_until=30.0)
+    recorder = Recorder(live, inbox / "live.ts", tmp_path, rate=40.0, fast_until=30.0)
     recorder.start()
     proc = start(inbox, outbox, cfg, "--live")
     try:
