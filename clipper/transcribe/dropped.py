@@ -87,13 +87,17 @@ def redecode(model, audio, gaps: Sequence[tuple[float, float]], offset: float, o
     ``options`` are the window's transcribe arguments (language…): beam search is kept or
     raised to 5, the VAD is off (it is what missed the speech), the previous text is not used,
     and there is no prompt or hotwords (given a few seconds of audio, Whisper base copies a
-    prompt into its output). Gaps whose context windows overlap share one decode. ``heard``
+    prompt into its output). One decode at temperature 0, without faster-whisper's fallback to
+    sampling at higher temperatures: a decode Whisper does not trust is dropped (``trusted``)
+    rather than sampled up to five more times. On the Mandarin test's dropped news read the
+    fallback was half of the 12 s; on the nine real recordings the CER is the same (10.9 %
+    with beam 5, 12.3 % greedy). Gaps whose context windows overlap share one decode. ``heard``
     are the window's words: a recovered word must not lie on one of them.
     """
     total = len(audio) / SAMPLE_RATE
     opts = {k: v for k, v in options.items()
             if k not in ("vad_parameters", "batch_size", "initial_prompt", "hotwords")}
-    opts.update(beam_size=max(5, options.get("beam_size", 1)), vad_filter=False,
+    opts.update(beam_size=max(5, options.get("beam_size", 1)), vad_filter=False, temperature=0.0,
                 condition_on_previous_text=False, word_timestamps=True)
     taken = [(w.start - offset, w.end - offset, _bare(w.text)) for w in heard]
     found: list[tuple[Segment, list[Word]]] = []
