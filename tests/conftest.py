@@ -103,8 +103,10 @@ def frame(path: Path, t: float, graph: str | None = None):
 # needs no sample run) instead of waiting on the lock; the long modules early, the quick unit
 # tests last, where they even out the two workers' ends. Every test still runs; alone (no
 # xdist) the order is pytest's own.
-SAMPLE_RUN_FIRST = ("test_aigc", "test_edge_silence", "test_api_docs", "test_remix", "test_review",
-                    "test_end_to_end", "test_export", "test_llm_backends")
+# test_llm_backends first of all: work stealing takes from the end of a worker's queue, and a
+# module split between the workers loads SmolLM2 (15 s) in both.
+SAMPLE_RUN_FIRST = ("test_llm_backends", "test_aigc", "test_edge_silence", "test_api_docs", "test_remix",
+                    "test_review", "test_end_to_end", "test_export")
 LONG = ("test_benchmark", "test_batch", "test_resume", "test_daemon")
 QUICK = ("test_config", "test_chinese_subtitles", "test_daemon_units", "test_plan", "test_render_units",
          "test_text_is_text", "test_vocabulary", "test_sentences", "test_journal", "test_import_graph",
