@@ -225,6 +225,29 @@ def test_watch_settings_other_than_the_settle_time_change_no_stage():
     assert all(stage_key(s, changed) == stage_key(s, base) for s in KEY_SECTIONS)
 
 
+def test_the_recognisers_thread_count_changes_no_stage():
+    """Threads change how fast a window is heard, not what: a run with another thread count (a
+    batch sharing the cores among its workers) resumes the journal."""
+    base = load_config()
+    other = load_config(overrides={"transcribe": {"threads": 1}})
+    assert other.transcribe.threads != base.transcribe.threads
+    assert all(stage_key(s, other) == stage_key(s, base) for s in KEY_SECTIONS)
+
+
+def test_a_local_batch_shares_the_cores_among_its_workers():
+    from clipper.batch import share_cores
+
+    cfg = load_config().model_dump(mode="json")
+    assert cfg["transcribe"]["threads"] == 0                     # the default: all cores
+    assert share_cores(cfg, 2, 2)["transcribe"]["threads"] == 1
+    assert share_cores(cfg, 3, 16)["transcribe"]["threads"] == 5
+    assert share_cores(cfg, 4, 2)["transcribe"]["threads"] == 1
+    assert share_cores(cfg, 1, 16) is cfg                        # one run: all of them
+    chosen = {**cfg, "transcribe": {**cfg["transcribe"], "threads": 3}}
+    assert share_cores(chosen, 2, 2) is chosen                   # a count the user chose is kept
+    assert cfg["transcribe"]["threads"] == 0, "the caller's config is not changed"
+
+
 def test_a_clips_render_key_reads_the_render_section_and_the_clip_not_its_take_rank():
     from dataclasses import replace
 

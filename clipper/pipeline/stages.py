@@ -73,10 +73,18 @@ def stage_keys(config: Config, fingerprint: str) -> dict[str, str]:
     return keys
 
 
+# Settings that change how fast a stage runs, never what it makes: left out of its key, so a
+# run with another thread count (a batch shares the cores among its workers) resumes the
+# journal instead of transcribing again.
+SPEED_ONLY = {"transcribe": ("threads",)}
+
+
 def _section(config: Config, name: str) -> Any:
     table, _, key = name.partition(".")
     section = getattr(config, table)
-    return getattr(section, key) if key else section.model_dump(mode="json")
+    if key:
+        return getattr(section, key)
+    return section.model_dump(mode="json", exclude=set(SPEED_ONLY.get(table, ())))
 
 
 class Stages:
