@@ -18,11 +18,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def _share_the_cores() -> None:
-    """Under pytest-xdist, each worker's OpenMP libraries (CTranslate2, torch) and OpenCV get their
-    share of the cores instead of all of them. Two workers on two cores each running a two-thread OpenMP
-    pool keep descheduling each other's threads at every barrier: the whole suite took 652-698 s
-    of CPU (351-377 s) that way, and 543 s (301 s) with one thread a worker. Set before any of
-    those libraries is loaded (they read it once); a value given by the caller is kept."""
+    """Under pytest-xdist, each worker's OpenMP libraries (CTranslate2, torch) and OpenCV get
+    their share of the cores instead of all of them. Two workers on two cores, each running a
+    two-thread OpenMP pool, keep descheduling each other's threads at every barrier: the whole
+    suite took 652-698 s of CPU (351-377 s) that way, and 543 s (301 s) with one thread a
+    worker. Set before any of those libraries is loaded (they read it once); a value given by
+    the caller is kept."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 0)
     if workers > 1:
         share = str(max(1, (os.cpu_count() or 1) // workers))
