@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from typing import Callable
+
+from .errors import Interrupted
 
 # The signals that asked the running command to stop, set by the command line's handler. The
 # KeyboardInterrupt it raises can be lost: a signal that lands while Python runs a finaliser
@@ -21,6 +24,18 @@ def request(signum: int) -> None:
 
 def requested() -> bool:
     return bool(_signals)
+
+
+def never() -> bool:
+    return False
+
+
+def stop_if(should_stop: Callable[[], bool], what: str) -> None:
+    """A stop check inside a long step (between two decoded segments): work in a thread must
+    end soon after its run stops, as a native library still running in a thread when the
+    interpreter exits aborts the process."""
+    if should_stop():
+        raise Interrupted(f"stopped {what}")
 
 
 def first_signal() -> int | None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Callable, Sequence
 
-from ..errors import Interrupted
 from ..media.audio import SAMPLE_RATE
+from ..stopping import never, stop_if
 from ..types import Word
 
 log = logging.getLogger(__name__)
@@ -80,7 +80,7 @@ def trusted(segment) -> bool:
 
 def redecode(model, audio, gaps: Sequence[tuple[float, float]], offset: float, options: dict,
              convert=None, heard: Sequence[Word] = (),
-             should_stop: Callable[[], bool] | None = None) -> list[tuple[Segment, list[Word]]]:
+             should_stop: Callable[[], bool] = never) -> list[tuple[Segment, list[Word]]]:
     """Decode the audio around ``gaps`` (seconds into ``audio``) again and return the words
     that fall in them, as (segment, words) in source time (``offset`` is the window's start).
 
@@ -104,8 +104,7 @@ def redecode(model, audio, gaps: Sequence[tuple[float, float]], offset: float, o
     for lo, hi, members in _windows(gaps, total):
         segments, _ = model.transcribe(audio[int(lo * SAMPLE_RATE):int(hi * SAMPLE_RATE)], **opts)
         for seg in segments:
-            if should_stop is not None and should_stop():
-                raise Interrupted("stopped while decoding dropped speech again")
+            stop_if(should_stop, "while decoding dropped speech again")
             if not trusted(seg):
                 log.debug("dropped-speech decode at %.1fs not trusted: %r", offset + lo + seg.start, seg.text)
                 continue
@@ -181,7 +180,7 @@ def merge(words: Sequence[Word], segments: Sequence[Segment],
 
 
 def recover(model, audio, offset: float, words: Sequence[Word], segments: Sequence[Segment],
-            options: dict, convert=None, should_stop: Callable[[], bool] | None = None
+            options: dict, convert=None, should_stop: Callable[[], bool] = never
             ) -> tuple[list[Word], list[Segment], list[tuple[float, float]]]:
     """Find the speech the window's words leave out and decode it again.
 

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from ..config import TranscribeConfig
 from ..errors import Interrupted, ModelError, TranscriptionError
 from ..media.audio import SAMPLE_RATE, chunk_bounds, read_window
+from ..stopping import never, stop_if
 from ..text import chinese_script
 from ..types import Correction, SpeechSegment, Transcript, Word
 from . import dropped, vocabulary
@@ -160,16 +161,7 @@ def _load_vad() -> None:
         raise ModelError(f"cannot load the VAD model: {exc}") from None
 
 
-def never() -> bool:
-    return False
-
-
-def stop_if(should_stop: Callable[[], bool]) -> None:
-    """A stop check inside a window (between two decoded segments): a window in a thread must
-    end within a segment's decode when its run stops, as a native library still running in a
-    thread when the interpreter exits aborts the process."""
-    if should_stop():
-        raise Interrupted("stopped mid-window; the window is transcribed again on resume")
+MID_WINDOW = "mid-window; the window is transcribed again on resume"
 
 
 def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str | None = None,
@@ -183,7 +175,7 @@ def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str 
     for start, end in chunk_bounds(wav, cfg.chunk_seconds):
         if end <= resume_from + 1e-6:
             continue
-        stop_if(should_stop)
+        stop_if(should_stop, MID_WINDOW)
         chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language, should_stop)
         language = language or chunk.language or None
         if on_progress:
@@ -249,7 +241,7 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
         words: list[Word] = []
         segs: list[tuple[float, float, str, int]] = []
         for seg in segments:
-            stop_if(should_stop)
+            stop_if(should_stop, MID_WINDOW)
             seg_words = [Word(text=convert(w.word) if convert else w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
                               probability=round(float(w.probability), 3))
                          for w in (seg.words or []) if w.word.strip()]
