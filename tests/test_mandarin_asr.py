@@ -1,6 +1,7 @@
 """Real Whisper on real Mandarin (../shared/media, skipped when absent): homophone correction,
 speech recovered after a decode dropped it, and a model given as a folder."""
 
+import re
 import shutil
 
 import numpy as np
@@ -27,14 +28,17 @@ def _audio(name: str, seconds: float | None = None):
 def test_a_misheard_term_is_corrected_and_keeps_its_times():
     from clipper.transcribe.whisper import load_model, transcribe_audio
 
-    audio = _audio("zh_ecom_seller_training_talk_70s.wav", 12.5)   # "…降低你的试错成本", heard as 是错
+    # "…降低你的试错成本": Whisper base writes a homophone of 试错 (shì cuò), which one depends
+    # on the slice and on CTranslate2's CPU backend (on 12.5 s, Intel's MKL path writes 是错 and
+    # AMD's 试错 itself); on 16 s both write 事错.
+    audio = _audio("zh_ecom_seller_training_talk_70s.wav", 16.0)
     plain_cfg = load_config(overrides={"transcribe": {**ZH, "homophones": "off"}}).transcribe
     fixed_cfg = load_config(overrides={"transcribe": {**ZH, "homophones": "near"}}).transcribe
     model = load_model(plain_cfg)
     plain = transcribe_audio(model, audio, 0.0, plain_cfg, "zh")
     fixed = transcribe_audio(model, audio, 0.0, fixed_cfg, "zh")
     heard = "".join(w.text for w in plain.words)
-    assert "是错成本" in heard and not plain.corrections             # what Whisper base writes here
+    assert "试错成本" not in heard and re.search("[是事式市]错成本", heard) and not plain.corrections
     text = "".join(w.text for w in fixed.words)
     assert "试错成本" in text and "是错" not in text
     assert {c.term for c in fixed.corrections} <= {"试错成本", "试错"} and fixed.corrections
