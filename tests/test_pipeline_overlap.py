@@ -161,34 +161,29 @@ def test_edges_of_clips_before_the_cursor_are_left_as_planned_and_not_read(sound
     assert near.clips[0] != c1
 
 
-# -- language detection reads slices, not the whole window ----------------------------------------
+# -- language detection: the whole window, once (its VAD pass is the decoder's, tests/test_vad_shared.py)
 class _Recorder:
     def __init__(self, speech_from: float):
-        self.calls: list[tuple[float, float]] = []
+        self.calls: list[float] = []
         self.speech_from = speech_from
-        self.at = 0.0
 
     def detect_language(self, audio, vad_filter):
         seconds = len(audio) / whisper.SAMPLE_RATE
-        self.calls.append((self.at, seconds))
-        start = self.at
-        self.at += seconds
-        if start + seconds <= self.speech_from:
+        self.calls.append(seconds)
+        if seconds <= self.speech_from:
             raise ValueError("max() arg is an empty sequence")   # what faster-whisper raises on no speech
         return "zh", 0.93, []
 
 
-def test_language_is_detected_from_the_first_slice_that_holds_speech():
+def test_language_is_detected_on_the_whole_window():
     audio = np.zeros(int(600 * whisper.SAMPLE_RATE), dtype=np.float32)
     model = _Recorder(speech_from=300.0)
     assert whisper._detect_language(model, audio) == ("zh", 0.93)
-    step = whisper.LANGUAGE_SLICE
-    assert all(seconds <= step for _, seconds in model.calls)
-    assert [round(a) for a, _ in model.calls] == [0, round(step), round(2 * step)]
+    assert model.calls == [pytest.approx(600.0)]
 
 
 def test_a_window_without_speech_has_no_language():
     audio = np.zeros(int(250 * whisper.SAMPLE_RATE), dtype=np.float32)
     model = _Recorder(speech_from=1e9)
     assert whisper._detect_language(model, audio) == ("", 0.0)
-    assert sum(s for _, s in model.calls) == pytest.approx(250.0)
+    assert model.calls == [pytest.approx(250.0)]

@@ -22,7 +22,7 @@ from ..media.audio import SAMPLE_RATE, chunk_bounds, read_window
 from ..stopping import never, stop_if
 from ..text import chinese_script
 from ..types import Correction, SpeechSegment, Transcript, Word
-from . import dropped, vocabulary
+from . import dropped, vad, vocabulary
 from .models import resolve
 
 log = logging.getLogger(__name__)
@@ -151,12 +151,12 @@ def _load_vad() -> None:
     an import interrupted there (Ctrl-C) would surface as "requires the onnxruntime package"."""
     try:
         import onnxruntime  # noqa: F401
-        from faster_whisper.vad import get_vad_model
+        import faster_whisper.vad  # noqa: F401
     except ImportError as exc:
         raise ModelError(f"the VAD filter needs onnxruntime ({exc}): pip install onnxruntime, "
                          "or set transcribe.vad = false") from None
     try:
-        get_vad_model()
+        vad.install()   # the decoder's VAD and the dropped-speech check share its probabilities
     except Exception as exc:  # noqa: BLE001 - a damaged model asset or runtime
         raise ModelError(f"cannot load the VAD model: {exc}") from None
 
@@ -204,23 +204,19 @@ def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, languag
     return _transcribe_window(model, audio, offset, end, lang, cfg, probability, should_stop)
 
 
-# Whisper detects a language from its first 30 s of speech, but the VAD that finds that speech
-# reads all the audio it is given: a 10-minute window cost a second full VAD pass (3 s on
-# 2 cores). Slices of this length are searched in turn until one holds speech.
-LANGUAGE_SLICE = 120.0
-
-
 def _detect_language(model, audio) -> tuple[str, float]:
-    """Language of the speech in a window ("" when the window holds none)."""
-    step = int(LANGUAGE_SLICE * SAMPLE_RATE)
-    for at in range(0, max(len(audio), 1), step):
-        try:
-            language, probability, _ = model.detect_language(audio[at:at + step], vad_filter=True)
-        except Exception as exc:  # noqa: BLE001 - faster-whisper raises on audio without speech
-            log.debug("language detection found nothing at %.0fs: %s", at / SAMPLE_RATE, exc)
-            continue
-        return language, float(probability)
-    return "", 0.0
+    """Language of the speech in a window ("" when the window holds none).
+
+    Whisper reads the first 30 s of speech the VAD finds in the whole window. That VAD pass
+    costs nothing extra: its probabilities are the ones the decoder's VAD reads next
+    (``vad.install``; before they were shared, a 10-minute window cost a second full VAD pass,
+    and detection searched 120 s slices instead)."""
+    try:
+        language, probability, _ = model.detect_language(audio, vad_filter=True)
+    except Exception as exc:  # noqa: BLE001 - faster-whisper raises on audio without speech
+        log.debug("language detection found no speech: %s", exc)
+        return "", 0.0
+    return language, float(probability)
 
 
 def _transcribe_window(model, audio, start: float, end: float, lang: str,
