@@ -92,6 +92,35 @@ def test_a_caller_that_stops_early_stops_the_thread_and_waits_for_it():
     assert len(made) <= 5, made     # 2 in hand, one waiting, one being made when the stop came
 
 
+def test_a_stop_raised_out_of_the_threads_start_still_waits_for_the_thread(monkeypatch):
+    """A signal that lands while ``Thread.start`` waits for the new thread raises out of
+    start() with the thread running (a CI run saw its window decoded after "clipper:
+    stopped"): the thread is still told to stop and waited for."""
+    stop = threading.Event()
+    closed = threading.Event()
+    real_start = threading.Thread.start
+
+    def start_then_interrupted(self):
+        real_start(self)
+        raise KeyboardInterrupt          # what the signal handler raises inside start()'s wait
+
+    def items():
+        try:
+            while not stop.is_set():     # a window that runs until it is told to stop
+                time.sleep(0.01)
+            yield 1
+        finally:
+            closed.set()
+
+    monkeypatch.setattr(threading.Thread, "start", start_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with closing(read_ahead(items(), stop)) as got:
+            next(got)
+    monkeypatch.undo()
+    assert stop.is_set() and closed.is_set(), "the thread was told to stop and finished"
+    assert not _read_ahead_threads()
+
+
 # -- a stop reaches the recogniser inside its window ---------------------------------------------
 @pytest.fixture(scope="module")
 def sample_audio(sample_stream, tmp_path_factory):

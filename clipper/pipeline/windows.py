@@ -112,7 +112,10 @@ def read_ahead(items: Iterator[T], stop: threading.Event | None = None) -> Itera
                 continue
         return False
 
+    entered = threading.Event()
+
     def produce() -> None:
+        entered.set()
         try:
             for item in items:
                 if not hand_over(item):
@@ -126,8 +129,20 @@ def read_ahead(items: Iterator[T], stop: threading.Event | None = None) -> Itera
                 close()
 
     worker = threading.Thread(target=produce, name="clipper-read-ahead", daemon=True)
-    worker.start()
+    launched = False
     try:
+        try:
+            worker.start()
+        except RuntimeError:          # the thread could not be made
+            raise
+        except BaseException:
+            # A stop signal that lands while start() waits for the new thread to run raises
+            # out of start() with the thread running but not yet alive to is_alive() and
+            # join(): left so, it decoded on past the command's exit (a CI run saw its log
+            # line after "clipper: stopped"). It is waited for below all the same.
+            launched = True
+            raise
+        launched = True
         while True:
             item = box.get()
             if item is _END:
@@ -137,8 +152,10 @@ def read_ahead(items: Iterator[T], stop: threading.Event | None = None) -> Itera
             yield item
     finally:
         stop.set()
-        if worker.is_alive():
-            log.debug("waiting for the read-ahead window to stop")
+        if launched:
+            entered.wait()            # its start may have been cut short (above)
+            if worker.is_alive():
+                log.debug("waiting for the read-ahead window to stop")
             worker.join()
 
 
