@@ -70,6 +70,7 @@ class TranscribeConfig(_Strict):
     hotwords: bool
     homophones: Literal["off", "exact", "near"]
     redecode_dropped: bool
+    fallback: bool
 
     @field_validator("vocabulary_categories")
     @classmethod

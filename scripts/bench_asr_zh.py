@@ -50,6 +50,10 @@ DECODES = {
     "beam 5 without prompt": {"beam_size_zh": 5, "prompt_zh": "", **OFF},
     "beam 5 without VAD": {"beam_size_zh": 5, "vad": False, **OFF},
     "beam 5 + redecode": {"beam_size_zh": 5, "redecode_dropped": True, "hotwords": False},
+    "beam 5 + redecode without fallback": {"beam_size_zh": 5, "redecode_dropped": True, "hotwords": False,
+                                       "fallback": False},
+    "greedy + redecode without fallback": {"beam_size_zh": 1, "redecode_dropped": True, "hotwords": False,
+                                       "fallback": False},
     "beam 5 + redecode + hotwords (terms)": {"beam_size_zh": 5, "redecode_dropped": True, "hotwords": True},
     # The categories' tag words put after the terms, as many as fit (what hotwords() allows).
     "beam 5 + redecode + hotwords (terms + categories)": {"beam_size_zh": 5, "redecode_dropped": True,

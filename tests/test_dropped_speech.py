@@ -64,3 +64,14 @@ def test_the_vad_finds_speech_that_a_transcript_left_out():
     start = (len(first) + 16000 * 3) / 16000
     assert gaps and all(s >= 5.0 for s, _ in gaps)
     assert sum(e - s for s, e in gaps if s >= start - 0.5) > 5.0            # most of the news read
+
+
+def test_without_the_fallback_the_decoder_runs_once_at_temperature_zero():
+    from clipper.config import load_config
+    from clipper.transcribe.whisper import decode_options
+
+    off = load_config().transcribe                       # the default: no fallback
+    on = load_config(overrides={"transcribe": {"fallback": True}}).transcribe
+    assert decode_options(off, "cpu", "zh")["temperature"] == 0.0
+    assert "temperature" not in decode_options(on, "cpu", "zh")   # faster-whisper's own 0.0 ... 1.0
+    assert decode_options(off, "cuda", "en")["temperature"] == 0.0

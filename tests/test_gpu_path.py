@@ -70,3 +70,14 @@ def test_without_a_usable_gpu_auto_encodes_with_x264():
     assert argv[argv.index("-c:v") + 1] == "libx264" and argv[argv.index("-crf") + 1] == str(cfg.crf)
     nv = render_argv(info, 1.0, 5.0, cfg.model_copy(update={"encoder": "nvenc"}), Path("/o.mp4"))
     assert nv[nv.index("-c:v") + 1] == "h264_nvenc" and "-crf" not in nv
+
+
+def test_all_cores_means_the_openmp_share_when_one_is_set():
+    from clipper.transcribe.whisper import recogniser_threads
+
+    assert recogniser_threads(3, {"OMP_NUM_THREADS": "1"}, 16) == 3       # configured wins
+    assert recogniser_threads(0, {}, 16) == 16                            # all cores
+    assert recogniser_threads(0, {"OMP_NUM_THREADS": "4"}, 16) == 4       # Ray's task share, xdist's
+    assert recogniser_threads(0, {"OMP_NUM_THREADS": "2,1"}, 16) == 2     # nested levels: the outer
+    assert recogniser_threads(0, {"OMP_NUM_THREADS": "lots"}, 16) == 16   # unreadable: ignored
+    assert recogniser_threads(0, {"OMP_NUM_THREADS": "0"}, 16) == 16

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 from ..config import TranscribeConfig
 from ..errors import Interrupted, ModelError, TranscriptionError
@@ -68,7 +68,7 @@ def load_model(cfg: TranscribeConfig):
     """A faster-whisper model, or ModelError with one clear line."""
     where = resolve(cfg.model)
     device, compute = runtime(cfg, _cuda_devices() if cfg.device == "auto" else 0)
-    threads = cfg.threads or (os.cpu_count() or 1)
+    threads = recogniser_threads(cfg.threads, os.environ, os.cpu_count() or 1)
     try:
         model = _whisper(where, _stamp(where), device, compute, threads)
     except Exception as exc:  # noqa: BLE001 - hub, disk and CTranslate2 errors all mean "cannot load"
@@ -80,6 +80,22 @@ def load_model(cfg: TranscribeConfig):
     if cfg.vad:
         _load_vad()
     return model
+
+
+def recogniser_threads(configured: int, environ: Mapping[str, str], cores: int) -> int:
+    """CTranslate2's thread count (pure): the configured one; for 0 ("all cores") the
+    OpenMP convention's ``OMP_NUM_THREADS`` when it is set, else every core.
+
+    A count passed to CTranslate2 overrides ``OMP_NUM_THREADS``, so without this a Ray task
+    (Ray sets the variable to the task's CPU request) or a pytest-xdist worker ran a pool as
+    large as the machine beside the others, each descheduling the rest at every barrier."""
+    if configured > 0:
+        return configured
+    try:
+        omp = int(environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        omp = 0
+    return omp if omp > 0 else cores
 
 
 def runtime(cfg: TranscribeConfig, cuda_devices: int) -> tuple[str, str]:
@@ -118,6 +134,8 @@ def decode_options(cfg: TranscribeConfig, device: str, language: str | None = No
     beam = cfg.beam_size_zh if chinese and cfg.beam_size_zh else cfg.beam_size
     options = {"beam_size": beam, "word_timestamps": True, "vad_filter": cfg.vad,
                "condition_on_previous_text": False}
+    if not cfg.fallback:
+        options["temperature"] = 0.0
     hot = vocabulary.hotwords(cfg.vocabulary) if cfg.hotwords else None
     if hot:
         options["hotwords"] = hot
@@ -238,6 +256,11 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
         segs: list[tuple[float, float, str, int]] = []
         for seg in segments:
             stop_if(should_stop, MID_WINDOW)
+            if not cfg.fallback and not dropped.trusted(seg):
+                # Without the fallback faster-whisper keeps what it could not trust (a loop, a
+                # stock phrase); dropped here, the stretch is heard again by the dropped-speech check.
+                log.debug("segment at %.1fs not trusted, dropped: %r", start + seg.start, seg.text[:60])
+                continue
             seg_words = [Word(text=convert(w.word) if convert else w.word, start=float(round(start + w.start, 3)), end=float(round(start + w.end, 3)),
                               probability=round(float(w.probability), 3))
                          for w in (seg.words or []) if w.word.strip()]
