@@ -7,7 +7,8 @@ output can be edited or produced elsewhere and dropped in to resume from there. 
 file that cannot be read (damaged, of the wrong shape, a folder in its place) is set aside
 as ``<name>.corrupt`` with a warning and recomputed: a cache is never fatal.
 
-One run at a time holds a folder (``FolderLock``: ``.clipper/run.lock``).
+One run at a time holds a folder (``FolderLock``: ``.clipper/run.lock``); each holder, once it has
+the lock, removes what atomic writes of a killed holder left half-written (``remove_partial_writes``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,6 +131,36 @@ def make_folder(path: Path, what: str = "folder") -> Path:
     return path
 
 
+# The temp file write_bytes_atomic leaves when its process is killed (SIGKILL, power loss)
+# between mkstemp and the rename: ".<name>.<8 random characters>.tmp".
+_PARTIAL_WRITE = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp$")
+# Files of a run folder that another lock guards: the review page saves review.json under
+# .clipper/review.lock while a run may hold run.lock (review/state.py).
+OTHER_LOCKS = frozenset({"review.json"})
+
+
+def remove_partial_writes(folder: Path) -> list[Path]:
+    """Delete what atomic writes of a dead holder of ``folder``'s lock left half-written in it,
+    its work folder and its clips (only the lock's holder writes there, so any such file is a
+    leftover); the paths removed."""
+    removed = []
+    for where in (folder, folder / ".clipper", folder / "clips"):
+        try:
+            names = os.listdir(where)
+        except OSError:
+            continue
+        for name in names:
+            path, match = where / name, _PARTIAL_WRITE.match(name)
+            if match and match["target"] not in OTHER_LOCKS and path.is_file() and not path.is_symlink():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    if removed:
+        log.info("removed %d half-written file(s) a stopped run left: %s", len(removed),
+                 ", ".join(p.name for p in removed))
+    return removed
+
+
 class FolderLock:
     """An exclusive ``flock`` on ``<folder>/.clipper/<name>``, held until ``release``; the
     kernel drops it if the holder dies. A second holder is refused with WorkspaceError naming
@@ -152,6 +184,7 @@ class FolderLock:
         self.fh.truncate()
         self.fh.write(str(os.getpid()))
         self.fh.flush()
+        remove_partial_writes(folder)
 
     def release(self) -> None:
         if not self.fh.closed:

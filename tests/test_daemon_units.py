@@ -377,3 +377,27 @@ def test_the_loop_looks_again_when_a_changing_file_is_due(tmp_path):
     assert not w.is_stable(f, now=100.0)               # first seen at t=100
     assert w.next_look(now=103.0) == pytest.approx(7.0)
     assert w.next_look(now=111.0) == 60.0              # due already: the next scan takes it
+
+
+def test_a_run_that_takes_the_folder_removes_what_a_killed_one_half_wrote(tmp_path):
+    """kill -9 between an atomic write's mkstemp and its rename leaves ``.<name>.XXXXXXXX.tmp``
+    (the random-kill test found ``.media.json.1c3asbkz.tmp``): the next holder of the folder's
+    lock removes it, and nothing that is not such a leftover."""
+    import tempfile
+
+    from clipper.workspace import FolderLock, write_json_atomic
+
+    out = tmp_path / "out"
+    write_json_atomic(out / ".clipper" / "media.json", {"ok": True})
+    (out / "clips").mkdir()
+    left = [Path(tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=where)[1])
+            for name, where in (("media.json", out / ".clipper"), ("manifest.json", out),
+                                ("c001.srt", out / "clips"))]
+    # The review page's own write in flight (it holds another lock), a user's files, the run's.
+    reviewing = Path(tempfile.mkstemp(prefix=".review.json.", suffix=".tmp", dir=out)[1])
+    keep = [reviewing, out / "notes.tmp", out / ".keep.tmp", out / "clips" / "c001.mp4", out / ".clipper" / "media.json"]
+    for path in keep[1:4]:
+        path.write_text("mine")
+    with FolderLock(out):
+        assert not any(p.exists() for p in left)
+        assert all(p.exists() for p in keep)
