@@ -235,7 +235,12 @@ def first_clip(code: Path, source: Path, out: Path, overrides: dict[str, Any]) -
 def whisper_settings(cfg) -> dict[str, Any]:
     """clipper's recogniser settings as plain faster-whisper arguments (from its own code)."""
     from clipper.transcribe.models import resolve
-    from clipper.transcribe.whisper import _cuda_devices, decode_options, recogniser_threads, runtime
+    from clipper.transcribe.whisper import (
+        _cuda_devices,
+        decode_options,
+        recogniser_threads,
+        runtime,
+    )
 
     tc = cfg.transcribe
     device, compute = runtime(tc, _cuda_devices() if tc.device == "auto" else 0)

@@ -87,6 +87,29 @@ def sample_run(sample_stream, fast_config, tmp_path_factory):
     return Pipeline(fast_config).run(sample_stream, out)
 
 
+# Small, cheap clips for tests about engines, resuming and the daemon, not about pictures: a
+# 180x320 crop at 10 fps with 32k sound (ffmpeg's AAC encoder takes about twice as long at the
+# default 128k), no loudness pass.
+SMALL_RENDER = {"width": 180, "height": 320, "layout": "crop", "fps": 10, "preset": "ultrafast", "font_size": 14,
+                "title_size": 16, "margin_v": 40, "margin_h": 10, "audio_bitrate": "32k", "audio_rate": 16000,
+                "loudness": 0.0}
+
+
+def test_picture_stream(sound: Path, out: Path, start: float = 0.0, seconds: float | None = None) -> Path:
+    """``sound``'s audio (from ``start``, ``seconds`` long or to its end) under a 320x180, 10 fps
+    test picture with a keyframe every 2 s: it is made, decoded and rendered in a fraction of
+    the time of the sample's 1280x720 picture, which these tests do not look at."""
+    cut = ["-t", str(seconds)] if seconds is not None else ["-shortest"]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
+                    "-ss", str(start), "-i", str(sound), "-map", "0:v", "-map", "1:a", *cut,
+                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy",
+                    str(out)], check=True)
+    return out
+
+
+test_picture_stream.__test__ = False   # a helper, not a test
+
+
 def ffprobe(path: Path) -> dict:
     out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_format",
                           "-show_streams", str(path)], check=True, capture_output=True).stdout

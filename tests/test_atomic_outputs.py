@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import test_picture_stream
 
 from clipper import Pipeline, load_config
 from clipper.errors import FFmpegError
@@ -23,12 +24,7 @@ CHUNK = 30       # the shortest window clipper allows
 
 @pytest.fixture(scope="module")
 def stream(sample_stream, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("atomic") / "stream.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                    "-ss", str(FROM), "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-t", str(SECONDS),
-                    "-c:v", "libx264", "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy",
-                    str(out)], check=True)
-    return out
+    return test_picture_stream(sample_stream, tmp_path_factory.mktemp("atomic") / "stream.mp4", FROM, SECONDS)
 
 
 @pytest.fixture(scope="module")

@@ -7,23 +7,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_RENDER, test_picture_stream
 
 from clipper.batch import plan_batch, run_batch
 from clipper.config import load_config
 
 pytestmark = pytest.mark.slow
-# Small, cheap clips: these tests are about the engines, not the pictures (32k sound: ffmpeg's AAC
-# encoder takes about twice as long at the default 128k).
-FAST = {"transcribe": {"model": "tiny.en"},
-        "render": {"width": 180, "height": 320, "layout": "crop", "fps": 10, "preset": "ultrafast", "font_size": 14,
-                   "margin_v": 40, "title_size": 16, "margin_h": 10, "audio_bitrate": "32k", "audio_rate": 16000,
-                   "loudness": 0.0, "jobs": 1}}
+# Small, cheap clips: these tests are about the engines, not the pictures.
+FAST = {"transcribe": {"model": "tiny.en"}, "render": {**SMALL_RENDER, "jobs": 1}}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +32,7 @@ def two_streams(sample_stream, tmp_path_factory) -> list[Path]:
     out = []
     for name, start, seconds in (("morning", 10.0, 17.5), ("evening", 37.5, 19.5)):
         path = folder / f"{name}.mp4"
-        subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                        "-ss", str(start), "-t", str(seconds), "-i", str(sample_stream), "-map", "0:v", "-map", "1:a",
-                        "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-g", "20",
-                        "-pix_fmt", "yuv420p", "-c:a", "copy", str(path)], check=True)
-        out.append(path)
+        out.append(test_picture_stream(sample_stream, path, start, seconds))
     return out
 
 

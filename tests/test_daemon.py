@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SMALL_RENDER, test_picture_stream
 
 pytestmark = pytest.mark.slow
 
@@ -29,19 +30,7 @@ FAST = """
 [transcribe]
 model = "tiny.en"
 [render]
-width = 180
-height = 320
-layout = "crop"
-fps = 10
-font_size = 14
-title_size = 16
-margin_v = 40
-margin_h = 10
-preset = "ultrafast"
-audio_bitrate = "32k"
-audio_rate = 16000
-loudness = 0.0
-[watch]
+""" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in SMALL_RENDER.items()) + """[watch]
 stable_seconds = 2.0
 rescan_seconds = 0.5
 max_attempts = {attempts}
@@ -56,11 +45,7 @@ LIVE_FROM, LIVE = 10.0, 72.0     # the growing recording: 10-82 s, the three pro
 def small_stream(sample_stream, tmp_path_factory) -> Path:
     """The sample's sound under a 320x180, 10 fps test picture (a keyframe every 2 s). These tests
     are about the daemon: this picture decodes and renders in a fraction of the sample's time."""
-    out = tmp_path_factory.mktemp("small") / "small_stream.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                    "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast",
-                    "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy", "-shortest", str(out)], check=True)
-    return out
+    return test_picture_stream(sample_stream, tmp_path_factory.mktemp("small") / "small_stream.mp4")
 
 
 def cut(stream: Path, start: float, seconds: float, name: str) -> Path:

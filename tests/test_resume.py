@@ -10,10 +10,10 @@ after the third), so a run has several windows, passes and published clips to be
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_RENDER, test_picture_stream
 
 from clipper import Pipeline, load_config
 from clipper.errors import Interrupted
@@ -23,23 +23,14 @@ FROM, SECONDS = 10.0, 56.0
 
 @pytest.fixture(scope="module")
 def stream(sample_stream, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("resume") / "stream.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10",
-                    "-ss", str(FROM), "-i", str(sample_stream), "-map", "0:v", "-map", "1:a", "-t", str(SECONDS),
-                    "-c:v", "libx264",
-                    "-preset", "ultrafast", "-g", "20", "-pix_fmt", "yuv420p", "-c:a", "copy", str(out)], check=True)
-    return out
+    return test_picture_stream(sample_stream, tmp_path_factory.mktemp("resume") / "stream.mp4", FROM, SECONDS)
 
 
 @pytest.fixture(scope="module")
 def config():
-    # What is compared is the plan and the files, not the pictures: a small cropped frame and
-    # 32k sound (ffmpeg's AAC encoder takes about twice as long at the default 128k).
+    # What is compared is the plan and the files, not the pictures.
     return load_config(overrides={"transcribe": {"model": "tiny.en", "chunk_seconds": 30},
-                                  "render": {"jobs": 1, "preset": "ultrafast", "width": 180, "height": 320,
-                                             "layout": "crop", "fps": 10, "font_size": 14, "title_size": 16,
-                                             "margin_v": 40, "margin_h": 10, "audio_bitrate": "32k",
-                                             "audio_rate": 16000, "loudness": 0.0}})
+                                  "render": {**SMALL_RENDER, "jobs": 1}})
 
 
 class Counter:

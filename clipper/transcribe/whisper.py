@@ -168,8 +168,8 @@ def _load_vad() -> None:
     """Load the VAD (onnxruntime and Silero) with the model, not lazily inside the first window:
     an import interrupted there (Ctrl-C) would surface as "requires the onnxruntime package"."""
     try:
-        import onnxruntime  # noqa: F401
         import faster_whisper.vad  # noqa: F401
+        import onnxruntime  # noqa: F401
     except ImportError as exc:
         raise ModelError(f"the VAD filter needs onnxruntime ({exc}): pip install onnxruntime, "
                          "or set transcribe.vad = false") from None
