@@ -165,11 +165,16 @@ def test_fcpxml_export(run_dir, tmp_path):
     assert seconds(root.find("project/sequence").get("duration")) == pytest.approx(total)
 
     tl = otio.adapters.read_from_file(str(path), adapter_name="fcpx_xml")
-    video = tl.video_tracks()[0]
+    # The adapter's reader turns "N/25s" into frames with int(N / 25 * 25.0), which for about
+    # one N in twenty truncates to N - 1 (e.g. 29, 57, 113): a clip read a frame short, then a
+    # one-frame gap before the next. The file holds whole frames (checked above); read back,
+    # each edge is within the reader's frame of truncation and gaps are that frame only.
+    video = [i for i in tl.video_tracks()[0] if not isinstance(i, otio.schema.Gap)]
+    assert all(g.source_range.duration.value <= 1 for g in tl.video_tracks()[0] if isinstance(g, otio.schema.Gap))
     assert len(video) == len(clips)
     for item, clip in zip(video, clips):
-        assert within_a_frame(item.source_range.start_time.to_seconds(), clip["start"], rate)
-        assert within_a_frame(item.source_range.end_time_exclusive().to_seconds(), clip["end"], rate)
+        assert within_a_frame(item.source_range.start_time.to_seconds(), clip["start"], rate, frames=1.5)
+        assert within_a_frame(item.source_range.end_time_exclusive().to_seconds(), clip["end"], rate, frames=2.5)
         assert sum(m.name == "scene cut" for m in item.markers) == len(cuts_in(run_dir, clip))
 
 
