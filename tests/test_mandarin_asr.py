@@ -1,7 +1,6 @@
 """Real Whisper on real Mandarin (../shared/media, skipped when absent): homophone correction,
 speech recovered after a decode dropped it, and a model given as a folder."""
 
-import re
 import shutil
 
 import numpy as np
