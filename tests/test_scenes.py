@@ -1,0 +1,75 @@
+"""The windowed scene pass (clipper.scenes): PySceneDetect's ContentDetector on frames from
+PyAV, against PySceneDetect's own whole-file detection and against cuts made at known times."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from clipper import load_config
+from clipper.errors import StageError
+from clipper.scenes import detect_cuts
+
+CUTS = (2.0, 4.4)     # where the three shots below change
+SHOTS = ("smptebars", "testsrc2", "mandelbrot")
+
+
+def _shots(out: Path, *encode: str, before: tuple[str, ...] = ()) -> Path:
+    """2 s, 2.4 s and 1.6 s of three different pictures at 25 fps, cut together, with a tone."""
+    inputs: list[str] = []
+    for name, seconds in zip(SHOTS, (CUTS[0], CUTS[1] - CUTS[0], 1.6)):
+        inputs += ["-f", "lavfi", "-i", f"{name}=size=320x180:rate=25,trim=duration={seconds}"]
+    graph = "[0:v][1:v][2:v]concat=n=3:v=1:a=0,setpts=N/25/TB[v]"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *before, *inputs, "-f", "lavfi", "-i", "sine=d=6",
+                    "-filter_complex", graph, "-map", "[v]", "-map", "3:a", "-shortest", *encode, str(out)],
+                   check=True)
+    return out
+
+
+def _near(found, expected, fps=25.0):
+    return len(found) == len(expected) and all(abs(a - b) <= 1.01 / fps for a, b in zip(found, expected))
+
+
+@pytest.mark.parametrize("kind", ["h264_bframes", "ts_starting_at_1000s", "yuv444p", "vp9"])
+def test_cuts_are_found_at_their_times_inside_the_windows_only(kind, tmp_path):
+    encode = {"h264_bframes": ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "50",
+                               "-pix_fmt", "yuv420p", "-c:a", "aac"],
+              "ts_starting_at_1000s": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                                       "-c:a", "aac", "-output_ts_offset", "1000", "-f", "mpegts"],
+              "yuv444p": ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p", "-c:a", "aac"],
+              "vp9": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus"]}[kind]
+    ext = {"ts_starting_at_1000s": "ts", "vp9": "webm"}.get(kind, "mp4")
+    video = _shots(tmp_path / f"shots.{ext}", *encode)
+    cfg = load_config().scenes
+    # Windows around both cuts, one with no cut, one running past the end of the file.
+    shots = detect_cuts(video, [(1.5, 2.5), (3.0, 3.6), (4.0, 4.8), (5.5, 9.0)], cfg)
+    assert _near(shots.cuts, CUTS), shots.cuts
+    assert detect_cuts(video, [(3.0, 3.6)], cfg).cuts == ()
+    # As PySceneDetect finds them reading the whole file itself (the times it gives are from
+    # the stream's first frame; ours from the file's start, as ffmpeg's -ss counts).
+    from scenedetect import ContentDetector, detect
+
+    whole = [round(start.seconds, 3) for start, _ in detect(str(video), ContentDetector(threshold=cfg.threshold))[1:]]
+    assert _near(shots.cuts, whole), (shots.cuts, whole)
+
+
+def test_windows_report_progress_and_nothing_is_decoded_when_disabled(tmp_path):
+    video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    seen = []
+    detect_cuts(video, [(1.5, 2.5), (4.0, 4.8)], load_config().scenes, on_progress=lambda n, of: seen.append((n, of)))
+    assert seen == [(1, 2), (2, 2)]
+    off = load_config(overrides={"scenes": {"enabled": False}}).scenes
+    assert detect_cuts(tmp_path / "no such file.mp4", [(1.0, 2.0)], off).cuts == ()
+
+
+def test_a_file_that_is_not_a_video_is_a_stage_error(tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\0" * 4096)
+    with pytest.raises(StageError, match="scene detection cannot open the video"):
+        detect_cuts(junk, [(1.0, 2.0)], load_config().scenes)
+    sound = tmp_path / "sound.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", str(sound)], check=True)
+    with pytest.raises(StageError, match="scene detection cannot open the video"):
+        detect_cuts(sound, [(0.5, 1.0)], load_config().scenes)
