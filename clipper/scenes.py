@@ -23,6 +23,8 @@ import logging
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from .config import ScenesConfig
 from .errors import StageError
 from .media.ffmpeg import media_path
@@ -34,6 +36,11 @@ LEAD = 0.5
 # The width PySceneDetect's own auto-downscale brings a frame to (scene_manager's
 # compute_downscale_factor): its ContentDetector threshold is tuned for frames about this size.
 DETECT_WIDTH = 256
+# (B, G, R) from (Y, U, V) less the offsets, BT.601 (swscale's default for video frames):
+# limited range (luma 16-235) and full range (yuvj420p, JPEG).
+_LIMITED_OFFSET, _FULL_OFFSET = (16.0, 128.0, 128.0), (0.0, 128.0, 128.0)
+_LIMITED_BT601 = np.array([[1.164, 2.018, 0.0], [1.164, -0.391, -0.813], [1.164, 0.0, 1.596]], np.float32)
+_FULL_BT601 = np.array([[1.0, 1.772, 0.0], [1.0, -0.344, -0.714], [1.0, 0.0, 1.402]], np.float32)
 
 
 def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
@@ -128,19 +135,27 @@ class _WindowReader:
     def small(self, frame):
         """The frame about ``DETECT_WIDTH`` wide, as BGR. 4:2:0 frames (nearly every stream)
         are sampled straight from their planes: every k-th luma sample and every (k/2)-th
-        chroma one line up, so no full-size picture is ever made (0.1 ms a frame against
-        0.6-0.75 ms for swscale's fastest shrink to BGR)."""
-        import cv2
-        import numpy as np
+        chroma one line up, so no full-size picture is ever made, and turned into BGR with
+        the limited-range BT.601 matrix swscale itself uses (OpenCV's YUV2BGR assumes full
+        range: paler colours, and on real footage two cuts in eight scored under the
+        threshold). Anything else goes through swscale's fastest shrink."""
+        import cv2   # (a numpy matmul here would wake BLAS's threads for every frame)
 
         k = max(2, 2 * round(frame.width / (2 * DETECT_WIDTH)))
-        if frame.format.name in ("yuv420p", "yuvj420p") and frame.width >= 2 * k:
-            h, w = frame.height - frame.height % k, frame.width - frame.width % k
-            y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
-            yuv = cv2.merge((y[:h:k, :w:k], u[:h // 2:k // 2, :w // 2:k // 2], v[:h // 2:k // 2, :w // 2:k // 2]))
-            return cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
-        return frame.to_ndarray(width=max(2, frame.width // k), height=max(2, frame.height // k), format="bgr24",
-                                interpolation="POINT")
+        if frame.format.name not in ("yuv420p", "yuvj420p") or frame.width < 2 * k or frame.height < 2 * k:
+            return frame.to_ndarray(width=max(2, frame.width // k), height=max(2, frame.height // k),
+                                    format="bgr24", interpolation="FAST_BILINEAR")
+        h, w = frame.height - frame.height % k, frame.width - frame.width % k
+        y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
+        yuv = np.dstack((y[:h:k, :w:k], u[:h // 2:k // 2, :w // 2:k // 2],
+                         v[:h // 2:k // 2, :w // 2:k // 2])).astype(np.float32)
+        if frame.format.name == "yuv420p":          # limited range: luma 16-235
+            yuv -= _LIMITED_OFFSET
+            bgr = cv2.transform(yuv, _LIMITED_BT601)
+        else:                                      # yuvj420p: full range (JPEG)
+            yuv -= _FULL_OFFSET
+            bgr = cv2.transform(yuv, _FULL_BT601)
+        return np.clip(bgr, 0, 255).astype(np.uint8)
 
     def cuts(self, start: float, end: float, cfg: ScenesConfig) -> list[float]:
         from scenedetect import ContentDetector, FrameTimecode

@@ -73,3 +73,21 @@ def test_a_file_that_is_not_a_video_is_a_stage_error(tmp_path):
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=2", "-c:a", "aac", str(sound)], check=True)
     with pytest.raises(StageError, match="scene detection cannot open the video"):
         detect_cuts(sound, [(0.5, 1.0)], load_config().scenes)
+
+
+@pytest.mark.parametrize("name", ["vid_en_documentary_objects_cuts_25s.mp4", "vid_nature_cuts_noaudio_24s.mp4",
+                                  "vid_en_goldeneye_cuts_rot90_10s.mp4"])
+def test_real_footage_gives_the_cuts_pyscenedetect_finds_in_the_whole_file(name):
+    """Recordings nobody here made (../shared/media): a window around each cut PySceneDetect
+    finds reading the whole file finds that cut, to the frame. (Colours converted with OpenCV's
+    full-range YUV matrix lost two of these ten cuts: the test that caught it.)"""
+    from conftest import shared_media
+    from scenedetect import ContentDetector, detect
+
+    path = shared_media(name)
+    cfg = load_config().scenes
+    whole = [round(s.seconds, 3) for s, _ in detect(str(path), ContentDetector(threshold=cfg.threshold,
+                                                                                min_scene_len=10))[1:]]
+    assert whole
+    shots = detect_cuts(path, [(max(0.0, c - 0.6), c + 0.6) for c in whole], cfg)
+    assert _near(shots.cuts, whole, fps=25.0), (shots.cuts, whole)
