@@ -6,15 +6,13 @@ clip edge matter, so the detector runs on short windows around candidate edges: 
 is entered ``LEAD`` seconds early so the detector has a frame to compare the first one with.
 
 Frames come from PyAV (already installed: faster-whisper reads audio with it), not from
-PySceneDetect's OpenCV stream: over 35 one-second windows of the 720p sample that took
-4.4 s, of which 2.0 s went on turning each full frame into BGR before shrinking it to the
-256-pixel width the detector looks at. Here a frame is shrunk and converted in one swscale
-call (``FAST_BILINEAR``: 0.6 ms against 1.8 ms with swscale's default, 0.7 ms for the
-full-size BGR alone), and the decoder skips the deblocking filter, which changes nothing
-the detector can see at that size and saves a quarter of the decode. Times are the frames'
-own timestamps, from the start of the file as ffmpeg's ``-ss`` counts them (the renderer's
-seek), so a variable frame rate or a video starting after the sound places cuts where they
-are.
+PySceneDetect's OpenCV stream: over 35 one-second windows of the 720p sample, alternating,
+2.5-3.0 s against 3.7-4.3 s, the same cuts. The decoder skips the deblocking filter (nothing
+the detector can see at its size) and the frames before a window that no other frame refers
+to; a 4:2:0 frame is sampled straight from its planes at the detector's width (``small``), so
+no full-size BGR picture is made. Times are the frames' own timestamps, from the start of the
+file as ffmpeg's ``-ss`` counts them (the renderer's seek), so a variable frame rate or a
+video starting after the sound places cuts where they are.
 """
 
 from __future__ import annotations
@@ -49,57 +47,58 @@ def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], 
         return Shots(windows=tuple(windows), cuts=())
     import av
 
+    reader = _WindowReader(media_path(video_path), shown=str(video_path))   # "a:b.mp4" would be a protocol
     try:
-        container = av.open(media_path(video_path))  # "a:b.mp4" would be read as a protocol
-        stream = container.streams.video[0]
-    except (av.FFmpegError, IndexError, OSError) as exc:
-        raise StageError(f"scene detection cannot open the video: {exc}", path=str(video_path)) from None
-    try:
-        stream.thread_type = "AUTO"
-        stream.codec_context.options = {"skip_loop_filter": "all"}
-        reader = _WindowReader(container, stream)
         cuts: list[float] = []
         for n, (start, end) in enumerate(windows):
             try:
                 cuts += [t for t in reader.cuts(start, end, cfg) if start - 1e-3 <= t <= end + 1e-3]
             except (av.FFmpegError, ValueError) as exc:   # a damaged stretch: that window has no cuts
                 log.warning("scene detection failed in %.1f-%.1fs: %s", start, end, exc)
-                reader.reopen()
+                reader.open()   # a fresh demuxer: the old one may be stuck past the damage
             if on_progress:
                 on_progress(n + 1, len(windows))
     finally:
-        container.close()
+        reader.close()
     return Shots(windows=tuple(windows), cuts=tuple(sorted(set(cuts))))
 
 
 class _WindowReader:
     """Frames of one video stream, window by window, shrunk for the detector."""
 
-    def __init__(self, container, stream) -> None:
-        self.container, self.stream = container, stream
-        self.path = container.name
-        self.fps = float(stream.average_rate or stream.guessed_rate or 25)
-        self.tb = float(stream.time_base)
+    def __init__(self, path: str, shown: str) -> None:
+        self.path, self.shown, self.container = path, shown, None
+        self.open()
+        self.fps = float(self.stream.average_rate or self.stream.guessed_rate or 25)
+        self.half = 0.5 / self.fps     # half a frame: which frames a time range takes
+        self.tb = float(self.stream.time_base)
         # Seconds as ffmpeg's -ss counts them: from the file's start, not the stream's.
-        self.origin = (container.start_time or 0) / 1_000_000
+        self.origin = (self.container.start_time or 0) / 1_000_000
 
-    def reopen(self) -> None:
-        """A fresh demuxer after a decode error (the old one may be stuck past the damage)."""
+    def open(self) -> None:
         import av
 
-        self.container.close()
-        self.container = av.open(self.path)
-        self.stream = self.container.streams.video[0]
+        self.close()
+        try:
+            self.container = av.open(self.path)
+            self.stream = self.container.streams.video[0]
+        except (av.FFmpegError, IndexError, OSError) as exc:
+            self.close()
+            raise StageError(f"scene detection cannot open the video: {exc}", path=self.shown) from None
         self.stream.thread_type = "AUTO"
         self.stream.codec_context.options = {"skip_loop_filter": "all"}
 
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+            self.container = None
+
     def frames(self, lo: float, hi: float):
         """(seconds, BGR image) of each frame shown from ``lo`` to ``hi``."""
-        half = 0.5 / self.fps
         for t, frame in self._from(lo):
-            if t < lo - half:
+            if t < lo - self.half:
                 continue          # decoded on the way from the keyframe before the window
-            if t > hi + half:
+            if t > hi + self.half:
                 return
             yield t, self.small(frame)
 
@@ -115,9 +114,7 @@ class _WindowReader:
                                     backward=True)
             decoded = self._decode(lo)
             first = next(decoded, None)
-            if first is None and back is not None:
-                continue
-            if first is not None and (back is None or first[0] <= lo + 0.5 / self.fps):
+            if first is not None and (back is None or first[0] <= lo + self.half):
                 yield first
                 yield from decoded
                 return
@@ -126,7 +123,7 @@ class _WindowReader:
         ctx = self.stream.codec_context
         for packet in self.container.demux(self.stream):
             # A frame no other frame refers to and shown before the window is not decoded.
-            early = packet.pts is not None and packet.pts * self.tb - self.origin < lo - 0.5 / self.fps
+            early = packet.pts is not None and packet.pts * self.tb - self.origin < lo - self.half
             ctx.skip_frame = "NONREF" if early else "DEFAULT"
             for frame in packet.decode():
                 if frame.pts is not None:
@@ -137,8 +134,8 @@ class _WindowReader:
         are sampled straight from their planes: every k-th luma sample and every (k/2)-th
         chroma one line up, so no full-size picture is ever made, and turned into BGR with
         the limited-range BT.601 matrix swscale itself uses (OpenCV's YUV2BGR assumes full
-        range: paler colours, and on real footage two cuts in eight scored under the
-        threshold). Anything else goes through swscale's fastest shrink."""
+        range: paler colours, and on three real recordings two cuts of ten scored under
+        the threshold). Anything else goes through swscale's fastest shrink."""
         import cv2   # (a numpy matmul here would wake BLAS's threads for every frame)
 
         k = max(2, 2 * round(frame.width / (2 * DETECT_WIDTH)))
