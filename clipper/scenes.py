@@ -6,13 +6,14 @@ clip edge matter, so the detector runs on short windows around candidate edges: 
 is entered ``LEAD`` seconds early so the detector has a frame to compare the first one with.
 
 Frames come from PyAV (already installed: faster-whisper reads audio with it), not from
-PySceneDetect's OpenCV stream: over 35 one-second windows of the 720p sample, alternating,
-2.5-3.0 s against 3.7-4.3 s, the same cuts. The decoder skips the deblocking filter (nothing
-the detector can see at its size) and the frames before a window that no other frame refers
-to; a 4:2:0 frame is sampled straight from its planes at the detector's width (``small``), so
-no full-size BGR picture is made. Times are the frames' own timestamps, from the start of the
-file as ffmpeg's ``-ss`` counts them (the renderer's seek), so a variable frame rate or a
-video starting after the sound places cuts where they are.
+PySceneDetect's OpenCV stream. The decoder skips the deblocking filter (nothing the detector
+can see at its size) and the frames before a window that no other frame refers to; a 4:2:0
+frame is sampled straight from its planes at the detector's width and turned into BGR by one
+uint8 ``cv2.transform`` (``small``), so no full-size or float picture is made. Over the 40
+one-second windows of the 10-minute benchmark stream, alternating: 3.4-4.2 s against
+8.3-11.1 s for the float conversion with a 0.5 s lead-in, the same cuts. Times are the frames'
+own timestamps, from the start of the file as ffmpeg's ``-ss`` counts them (the renderer's
+seek), so a variable frame rate or a video starting after the sound places cuts where they are.
 """
 
 from __future__ import annotations
@@ -30,15 +31,26 @@ from .types import Shots
 
 log = logging.getLogger(__name__)
 
-LEAD = 0.5
+# Each window is entered this early, so that its first frame has one to be compared with
+# (a few frames, not one: a variable frame rate can leave a longer gap).
+LEAD = 0.1
 # The width PySceneDetect's own auto-downscale brings a frame to (scene_manager's
 # compute_downscale_factor): its ContentDetector threshold is tuned for frames about this size.
 DETECT_WIDTH = 256
 # (B, G, R) from (Y, U, V) less the offsets, BT.601 (swscale's default for video frames):
 # limited range (luma 16-235) and full range (yuvj420p, JPEG).
+# As 3x4 affine matrices (the offsets folded into the last column), so that one
+# cv2.transform takes uint8 YUV to uint8 BGR, rounded and saturated, without a float copy.
 _LIMITED_OFFSET, _FULL_OFFSET = (16.0, 128.0, 128.0), (0.0, 128.0, 128.0)
 _LIMITED_BT601 = np.array([[1.164, 2.018, 0.0], [1.164, -0.391, -0.813], [1.164, 0.0, 1.596]], np.float32)
 _FULL_BT601 = np.array([[1.0, 1.772, 0.0], [1.0, -0.344, -0.714], [1.0, 0.0, 1.402]], np.float32)
+
+
+def _affine(matrix: np.ndarray, offset: tuple[float, float, float]) -> np.ndarray:
+    return np.hstack([matrix, (-matrix @ np.array(offset, np.float32))[:, None]]).astype(np.float32)
+
+
+_TO_BGR = {"yuv420p": _affine(_LIMITED_BT601, _LIMITED_OFFSET), "yuvj420p": _affine(_FULL_BT601, _FULL_OFFSET)}
 
 
 def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
@@ -144,26 +156,24 @@ class _WindowReader:
                                     format="bgr24", interpolation="FAST_BILINEAR")
         h, w = frame.height - frame.height % k, frame.width - frame.width % k
         y, u, v = (np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes)
-        yuv = np.dstack((y[:h:k, :w:k], u[:h // 2:k // 2, :w // 2:k // 2],
-                         v[:h // 2:k // 2, :w // 2:k // 2])).astype(np.float32)
-        if frame.format.name == "yuv420p":          # limited range: luma 16-235
-            yuv -= _LIMITED_OFFSET
-            bgr = cv2.transform(yuv, _LIMITED_BT601)
-        else:                                      # yuvj420p: full range (JPEG)
-            yuv -= _FULL_OFFSET
-            bgr = cv2.transform(yuv, _FULL_BT601)
-        return np.clip(bgr, 0, 255).astype(np.uint8)
+        yuv = cv2.merge([np.ascontiguousarray(y[:h:k, :w:k]), np.ascontiguousarray(u[:h // 2:k // 2, :w // 2:k // 2]),
+                         np.ascontiguousarray(v[:h // 2:k // 2, :w // 2:k // 2])])
+        return cv2.transform(yuv, _TO_BGR[frame.format.name])
 
     def cuts(self, start: float, end: float, cfg: ScenesConfig) -> list[float]:
         from scenedetect import ContentDetector, FrameTimecode
 
-        detector = ContentDetector(threshold=cfg.threshold,
-                                   min_scene_len=max(1, int(round(cfg.min_scene_len * self.fps))))
-        at: dict[int, float] = {}    # frame number -> the frame's own time
+        min_len = max(1, int(round(cfg.min_scene_len * self.fps)))
+        detector = ContentDetector(threshold=cfg.threshold, min_scene_len=min_len)
+        # The detector holds a cut back until min_scene_len frames after the first frame it
+        # is shown, as after a cut. The window's lead-in is not a scene that just began, so
+        # the first frame is numbered min_len before the rest: a cut on the window's first
+        # frame counts (the lead-in used to be min_scene_len long, a third of the frames).
+        at: dict[int, float] = {}    # the detector's frame number -> the frame's own time
         found = []
-        for t, image in self.frames(max(0.0, start - LEAD), end + 1.0 / self.fps):
-            number = max(0, round(t * self.fps))
+        for n, (t, image) in enumerate(self.frames(max(0.0, start - LEAD), end + 1.0 / self.fps)):
+            number = n + min_len if n else 0
             at[number] = t
             for cut in detector.process_frame(FrameTimecode(number, self.fps), image):
-                found.append(round(at.get(cut.frame_num, float(cut.seconds)), 3))
+                found.append(round(at[cut.frame_num], 3))
         return found

@@ -55,6 +55,17 @@ def test_cuts_are_found_at_their_times_inside_the_windows_only(kind, tmp_path):
     assert _near(shots.cuts, whole), (shots.cuts, whole)
 
 
+def test_a_cut_at_the_very_start_of_a_window_is_found(tmp_path):
+    """The window's short lead-in is not a scene that just began: the detector's
+    min_scene_len (0.4 s) must not hold back a cut on the window's first frames."""
+    video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "50",
+                   "-pix_fmt", "yuv420p")
+    cfg = load_config().scenes
+    for start in (CUTS[0] - 0.04, CUTS[0], CUTS[1] - 0.04, CUTS[1]):
+        found = detect_cuts(video, [(start, start + 0.6)], cfg).cuts
+        assert len(found) == 1 and abs(found[0] - min(CUTS, key=lambda c: abs(c - start))) <= 1.01 / 25, (start, found)
+
+
 def test_windows_report_progress_and_nothing_is_decoded_when_disabled(tmp_path):
     video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
     seen = []
