@@ -7,8 +7,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
 
-import jsonschema
-
 from ._version import __version__
 from .errors import StageError
 from .types import ClipSpec, CutPlan, MediaInfo, RenderedClip, Segmentation
@@ -63,6 +61,8 @@ def _clip_entry(clip: ClipSpec, r: RenderedClip) -> dict[str, Any]:
 
 
 def validate(manifest: dict[str, Any]) -> None:
+    import jsonschema   # here: 0.1 s to import, and only a written manifest is validated
+
     try:
         jsonschema.validate(manifest, schema())
     except jsonschema.ValidationError as exc:

@@ -19,6 +19,9 @@ seek), so a variable frame rate or a video starting after the sound places cuts 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -34,6 +37,8 @@ log = logging.getLogger(__name__)
 # Each window is entered this early, so that its first frame has one to be compared with
 # (a few frames, not one: a variable frame rate can leave a longer gap).
 LEAD = 0.1
+# Demuxers reading windows at once, and the fewest windows worth a demuxer of their own.
+MAX_READERS, MIN_WINDOWS_PER_READER = 2, 4
 # The width PySceneDetect's own auto-downscale brings a frame to (scene_manager's
 # compute_downscale_factor): its ContentDetector threshold is tuned for frames about this size.
 DETECT_WIDTH = 256
@@ -55,31 +60,57 @@ _TO_BGR = {"yuv420p": _affine(_LIMITED_BT601, _LIMITED_OFFSET), "yuvj420p": _aff
 
 def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
                 on_progress: Callable[[int, int], None] | None = None) -> Shots:
+    """Cuts inside ``windows`` (seconds from the file's start). With many windows, ``readers``
+    demuxers each take a run of consecutive windows, one thread each with a single-threaded
+    decoder: over the 40 windows of the 10-minute benchmark stream on 2 cores, 2.9 s against
+    3.7-3.9 s for one reader with the decoder's own threads (which wait at every seek)."""
     if not cfg.enabled or not windows:
         return Shots(windows=tuple(windows), cuts=())
+    readers = max(1, min(MAX_READERS, os.cpu_count() or 1, len(windows) // MIN_WINDOWS_PER_READER))
+    done, lock = [0], threading.Lock()
+
+    def tick() -> None:
+        with lock:
+            done[0] += 1
+            if on_progress:
+                on_progress(done[0], len(windows))
+
+    path = media_path(video_path)   # "a:b.mp4" would be a protocol
+    share = -(-len(windows) // readers)
+    runs = [windows[k:k + share] for k in range(0, len(windows), share)]
+    if len(runs) == 1:
+        cuts = _cuts_in(path, str(video_path), runs[0], cfg, tick, decoder_threads=True)
+    else:
+        with ThreadPoolExecutor(len(runs), thread_name_prefix="clipper-scenes") as pool:
+            found = [pool.submit(_cuts_in, path, str(video_path), run, cfg, tick, False) for run in runs]
+            cuts = [t for f in found for t in f.result()]
+    return Shots(windows=tuple(windows), cuts=tuple(sorted(set(cuts))))
+
+
+def _cuts_in(path: str, shown: str, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
+             tick: Callable[[], None], decoder_threads: bool) -> list[float]:
     import av
 
-    reader = _WindowReader(media_path(video_path), shown=str(video_path))   # "a:b.mp4" would be a protocol
+    reader = _WindowReader(path, shown, decoder_threads)
     try:
         cuts: list[float] = []
-        for n, (start, end) in enumerate(windows):
+        for start, end in windows:
             try:
                 cuts += [t for t in reader.cuts(start, end, cfg) if start - 1e-3 <= t <= end + 1e-3]
             except (av.FFmpegError, ValueError) as exc:   # a damaged stretch: that window has no cuts
                 log.warning("scene detection failed in %.1f-%.1fs: %s", start, end, exc)
                 reader.open()   # a fresh demuxer: the old one may be stuck past the damage
-            if on_progress:
-                on_progress(n + 1, len(windows))
+            tick()
+        return cuts
     finally:
         reader.close()
-    return Shots(windows=tuple(windows), cuts=tuple(sorted(set(cuts))))
 
 
 class _WindowReader:
     """Frames of one video stream, window by window, shrunk for the detector."""
 
-    def __init__(self, path: str, shown: str) -> None:
-        self.path, self.shown, self.container = path, shown, None
+    def __init__(self, path: str, shown: str, decoder_threads: bool = True) -> None:
+        self.path, self.shown, self.container, self.decoder_threads = path, shown, None, decoder_threads
         self.open()
         self.fps = float(self.stream.average_rate or self.stream.guessed_rate or 25)
         self.half = 0.5 / self.fps     # half a frame: which frames a time range takes
@@ -97,7 +128,10 @@ class _WindowReader:
         except (av.FFmpegError, IndexError, OSError) as exc:
             self.close()
             raise StageError(f"scene detection cannot open the video: {exc}", path=self.shown) from None
-        self.stream.thread_type = "AUTO"
+        if self.decoder_threads:
+            self.stream.thread_type = "AUTO"
+        else:
+            self.stream.thread_type, self.stream.codec_context.thread_count = "SLICE", 1
         self.stream.codec_context.options = {"skip_loop_filter": "all"}
 
     def close(self) -> None:

@@ -190,29 +190,40 @@ def test_edges_of_clips_before_the_cursor_are_left_as_planned_and_not_read(sound
     assert near.clips[0] != c1
 
 
-# -- language detection: the whole window, once (its VAD pass is the decoder's, tests/test_vad_shared.py)
+# -- language detection: the first 30 s of speech anywhere in the window (real Silero VAD, a
+# recording stand-in for Whisper); its VAD pass is the decoder's (tests/test_vad_shared.py)
 class _Recorder:
-    def __init__(self, speech_from: float):
-        self.calls: list[float] = []
-        self.speech_from = speech_from
+    def __init__(self):
+        self.given: list[np.ndarray] = []
 
     def detect_language(self, audio, vad_filter):
-        seconds = len(audio) / whisper.SAMPLE_RATE
-        self.calls.append(seconds)
-        if seconds <= self.speech_from:
-            raise ValueError("max() arg is an empty sequence")   # what faster-whisper raises on no speech
+        assert not vad_filter, "the speech is gathered already"
+        self.given.append(audio)
         return "zh", 0.93, []
 
 
-def test_language_is_detected_on_the_whole_window():
-    audio = np.zeros(int(600 * whisper.SAMPLE_RATE), dtype=np.float32)
-    model = _Recorder(speech_from=300.0)
-    assert whisper._detect_language(model, audio) == ("zh", 0.93)
-    assert model.calls == [pytest.approx(600.0)]
+def test_language_is_detected_on_the_first_30_s_of_speech_anywhere_in_the_window(sample_stream):
+    from faster_whisper import decode_audio
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    from clipper.transcribe import vad
+
+    rate = whisper.SAMPLE_RATE
+    speech = decode_audio(str(sample_stream))[:60 * rate]
+    audio = np.concatenate([np.zeros(300 * rate, np.float32), speech, np.zeros(200 * rate, np.float32)])
+    shared = vad.install()
+    before = shared.scored
+    model = _Recorder()
+    assert whisper._detect_language(model, audio, {"min_silence_duration_ms": 500}) == ("zh", 0.93)
+    (given,) = model.given
+    assert len(given) == whisper.DETECT_SECONDS * rate
+    assert np.abs(given).mean() > 10 * np.abs(audio[:300 * rate]).mean() + 1e-3, "speech, not the silence before"
+    # The decoder's VAD (other thresholds) reads the probabilities the detection computed.
+    get_speech_timestamps(audio, VadOptions(threshold=0.35))
+    assert shared.scored == before + 1
 
 
 def test_a_window_without_speech_has_no_language():
-    audio = np.zeros(int(250 * whisper.SAMPLE_RATE), dtype=np.float32)
-    model = _Recorder(speech_from=1e9)
-    assert whisper._detect_language(model, audio) == ("", 0.0)
-    assert model.calls == [pytest.approx(250.0)]
+    model = _Recorder()
+    assert whisper._detect_language(model, np.zeros(250 * whisper.SAMPLE_RATE, np.float32)) == ("", 0.0)
+    assert model.given == [], "Whisper is not asked about silence"

@@ -66,6 +66,28 @@ def test_a_cut_at_the_very_start_of_a_window_is_found(tmp_path):
         assert len(found) == 1 and abs(found[0] - min(CUTS, key=lambda c: abs(c - start))) <= 1.01 / 25, (start, found)
 
 
+def test_many_windows_are_read_by_two_demuxers_with_the_same_cuts(tmp_path, monkeypatch):
+    from clipper import scenes
+
+    video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "50",
+                   "-pix_fmt", "yuv420p")
+    made = []
+    real_init = scenes._WindowReader.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        made.append(self.decoder_threads)
+
+    monkeypatch.setattr(scenes._WindowReader, "__init__", init)
+    monkeypatch.setattr(scenes.os, "cpu_count", lambda: 2)
+    windows = [(round(0.5 * k, 2), round(0.5 * k + 0.5, 2)) for k in range(12)]
+    seen = []
+    shots = detect_cuts(video, windows, load_config().scenes, on_progress=lambda n, of: seen.append((n, of)))
+    assert made == [False, False], "two readers, each with a single-threaded decoder"
+    assert _near(shots.cuts, CUTS), shots.cuts
+    assert seen == [(n, 12) for n in range(1, 13)]
+
+
 def test_windows_report_progress_and_nothing_is_decoded_when_disabled(tmp_path):
     video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
     seen = []

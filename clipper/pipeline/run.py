@@ -22,7 +22,6 @@ from ..errors import (
     RenderError,
     WorkspaceError,
 )
-from ..export import write_timeline
 from ..manifest import build_manifest, write_manifest
 from ..media.probe import probe, require_audio
 from ..plan import rank_takes
@@ -381,6 +380,8 @@ class Pipeline:
                                          "rejected": list(reviewed.rejected), **({"live": live} if live else {})},
                                   review=reviewed.review)
         manifest_path = write_manifest(manifest, out)
+        from ..export import write_timeline   # here: OpenTimelineIO's import is 0.1-0.2 s an analysis never needs
+
         write_timeline(out, best_effort=True)   # DIR/timeline.otio; a failure is a warning, the clips are safe
         return RunResult(out, manifest_path, manifest, info, a.transcript, a.sentences, a.segmentation,
                          reviewed.plan, tuple(rendered), timings, tuple(reused))
