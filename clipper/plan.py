@@ -9,9 +9,9 @@
    the whole next thought's. A run over ``max_seconds`` breaks at its best break: the
    latest end of a thought, else the widest pause. Groups shorter than ``min_seconds`` merge
    into a same-product neighbour or are dropped, and the drop is recorded with its reason.
-2. ``edge_windows``: where a scene cut could move an edge — the silence before the first
-   word and after the last word, at most ``snap_window`` long. Only these windows are
-   decoded for scene detection.
+2. ``edge_windows``: where a scene cut could move an edge — the silences before the first
+   word and after the last word, at most ``snap_window`` from either side of the gap
+   (``gap_windows``). Only these windows are decoded for scene detection.
 3. ``build_plan``: each edge goes to a scene cut inside that silence when there is one,
    else pads into the silence (at most ``max_pad``, at most half the gap, so a clip never
    takes a neighbour's word). Edges therefore always fall between sentences.
@@ -183,18 +183,32 @@ def _gaps(g: Group, sents: Sequence[Sentence], duration: float) -> tuple[float, 
     return before, sents[g.first].start, sents[g.last].end, after
 
 
+def gap_windows(before: float, after: float, cfg: PlanConfig) -> list[tuple[float, float]]:
+    """Where a scene cut may become an edge in the silence from ``before`` (a sentence's end)
+    to ``after`` (the next one's start): at most ``snap_window`` after the end (a clip ending
+    there) and before the start (one starting there), one stretch when the two meet.
+
+    Both sides whichever edge a plan puts in the gap: what is read for a gap then depends on
+    the two sentences alone, not on the plan, so it can be read before the plan is made (the
+    scene prefetch reads gaps while the recogniser is still working) and gives the same cuts."""
+    after_end = (before, min(after, before + cfg.snap_window))
+    before_start = (max(before, after - cfg.snap_window), after)
+    pieces = [(before, after)] if after_end[1] >= before_start[0] else [after_end, before_start]
+    return [(round(a, 3), round(b, 3)) for a, b in pieces if b > a]
+
+
 def edge_windows(groups: Sequence[Group], sentences: SentenceList, duration: float,
                  cfg: PlanConfig) -> list[tuple[float, float]]:
-    """The stretches of silence where a scene cut may become a clip edge, merged and sorted."""
+    """The stretches of silence where a scene cut may become a clip edge (``gap_windows`` of
+    the gaps before and after each group), merged and sorted."""
     sents = sentences.sentences
-    windows = []
+    windows = set()
     for g in groups:
         before, start, end, after = _gaps(g, sents, duration)
-        windows.append((max(before, start - cfg.snap_window), start))
-        windows.append((end, min(after, end + cfg.snap_window)))
-    windows = sorted((round(a, 3), round(b, 3)) for a, b in windows if b > a)
+        windows.update(gap_windows(before, start, cfg))
+        windows.update(gap_windows(end, after, cfg))
     merged: list[tuple[float, float]] = []
-    for a, b in windows:
+    for a, b in sorted(windows):
         if merged and a <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:

@@ -89,27 +89,47 @@ def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], 
 
 def _cuts_in(path: str, shown: str, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,
              tick: Callable[[], None], decoder_threads: bool) -> list[float]:
-    import av
-
-    reader = _WindowReader(path, shown, decoder_threads)
+    scanner = WindowScanner(path, shown, cfg, decoder_threads)
     try:
         cuts: list[float] = []
-        for start, end in windows:
-            try:
-                cuts += [t for t in reader.cuts(start, end, cfg) if start - 1e-3 <= t <= end + 1e-3]
-            except (av.FFmpegError, ValueError) as exc:   # a damaged stretch: that window has no cuts
-                log.warning("scene detection failed in %.1f-%.1fs: %s", start, end, exc)
-                reader.open()   # a fresh demuxer: the old one may be stuck past the damage
+        for window in windows:
+            cuts += scanner.cuts(window) or []
             tick()
         return cuts
     finally:
-        reader.close()
+        scanner.close()
+
+
+class WindowScanner:
+    """One demuxer reading windows one after another (``detect_cuts``' readers, and the scene
+    prefetch, which reads a window at a time while the recogniser works)."""
+
+    def __init__(self, path: str, shown: str, cfg: ScenesConfig, decoder_threads: bool = False) -> None:
+        self.cfg = cfg
+        self.reader = _WindowReader(path, shown, decoder_threads)
+
+    def cuts(self, window: tuple[float, float], should_stop: Callable[[], bool] | None = None) -> list[float] | None:
+        """The cuts inside ``window``; none where the stream is damaged (with a warning);
+        None when ``should_stop`` said so between two frames (the window is not read)."""
+        import av
+
+        start, end = window
+        try:
+            found = self.reader.cuts(start, end, self.cfg, should_stop)
+            return None if found is None else [t for t in found if start - 1e-3 <= t <= end + 1e-3]
+        except (av.FFmpegError, ValueError) as exc:   # a damaged stretch: that window has no cuts
+            log.warning("scene detection failed in %.1f-%.1fs: %s", start, end, exc)
+            self.reader.open()   # a fresh demuxer: the old one may be stuck past the damage
+            return []
+
+    def close(self) -> None:
+        self.reader.close()
 
 
 class _WindowReader:
     """Frames of one video stream, window by window, shrunk for the detector."""
 
-    def __init__(self, path: str, shown: str, decoder_threads: bool = True) -> None:
+    def __init__(self, path: str, shown: str, decoder_threads: bool) -> None:
         self.path, self.shown, self.container, self.decoder_threads = path, shown, None, decoder_threads
         self.open()
         self.fps = float(self.stream.average_rate or self.stream.guessed_rate or 25)
@@ -194,7 +214,8 @@ class _WindowReader:
                          np.ascontiguousarray(v[:h // 2:k // 2, :w // 2:k // 2])])
         return cv2.transform(yuv, _TO_BGR[frame.format.name])
 
-    def cuts(self, start: float, end: float, cfg: ScenesConfig) -> list[float]:
+    def cuts(self, start: float, end: float, cfg: ScenesConfig,
+             should_stop: Callable[[], bool] | None = None) -> list[float] | None:
         from scenedetect import ContentDetector, FrameTimecode
 
         min_len = max(1, int(round(cfg.min_scene_len * self.fps)))
@@ -206,6 +227,8 @@ class _WindowReader:
         at: dict[int, float] = {}    # the detector's frame number -> the frame's own time
         found = []
         for n, (t, image) in enumerate(self.frames(max(0.0, start - LEAD), end + 1.0 / self.fps)):
+            if should_stop is not None and should_stop():
+                return None
             number = n + min_len if n else 0
             at[number] = t
             for cut in detector.process_frame(FrameTimecode(number, self.fps), image):

@@ -1,7 +1,7 @@
 """The planner is pure: these tests build sentences and labels by hand."""
 
 from clipper.config import load_config
-from clipper.plan import build_plan, edge_windows, ends_thought, group_sentences
+from clipper.plan import build_plan, edge_windows, ends_thought, gap_windows, group_sentences
 from clipper.types import Label, Segment, Segmentation, Sentence, SentenceList, Shots
 
 CFG = load_config().plan
@@ -114,11 +114,26 @@ def test_edges_snap_to_a_scene_cut_inside_the_silence():
     sl, seg, duration = make(rows)
     groups, _ = group_sentences(sl, seg, ["selling_point"], CFG)
     windows = edge_windows(groups, sl, duration, CFG)
-    assert windows == [(5.0, 6.0), (18.0, 19.0)]
+    # Both sides of a gap, whichever edge lies there: 18-20 is one stretch (the clip's end may
+    # snap into 18-19; a clip starting at 20 would read 19-20).
+    assert windows == [(5.0, 6.0), (18.0, 20.0)]
     shots = Shots(windows=tuple(windows), cuts=(5.4, 12.2, 18.6))   # 12.2 is mid-clip: ignored
     p = build_plan(sl, seg, shots, ["selling_point"], CFG, duration)
     assert (p.clips[0].start, p.clips[0].end) == (5.4, 18.6)
     assert p.clips[0].start_reason == p.clips[0].end_reason == "scene"
+
+
+def test_a_gaps_windows_depend_on_the_gap_alone():
+    assert gap_windows(5.0, 6.0, CFG) == [(5.0, 6.0)]
+    assert gap_windows(10.0, 10.0, CFG) == []
+    snap = CFG.snap_window
+    assert gap_windows(10.0, 20.0, CFG) == [(10.0, 10.0 + snap), (20.0 - snap, 20.0)]
+    # A group ending at a gap and one starting after it read the same stretches.
+    rows = [(0, 5, SP, ["fit"], 1), (5.2, 9, SP, ["fit"], 1), (9.3, 15, CHAT, [], 1), (19, 30, SP, ["fabric"], 1)]
+    sl, seg, duration = make(rows)
+    groups, _ = group_sentences(sl, seg, ["selling_point"], CFG)
+    windows = edge_windows(groups, sl, duration, CFG)
+    assert (9.0, 9.3) in windows and (15.0, 15.0 + snap) in windows and (19.0 - snap, 19.0) in windows
 
 
 def test_no_selling_points_means_no_clips():

@@ -124,3 +124,92 @@ def test_real_footage_gives_the_cuts_pyscenedetect_finds_in_the_whole_file(name)
     assert whole
     shots = detect_cuts(path, [(max(0.0, c - 0.6), c + 0.6) for c in whole], cfg)
     assert _near(shots.cuts, whole, fps=25.0), (shots.cuts, whole)
+
+
+# -- the scene prefetch (clipper.pipeline.prefetch) ---------------------------------------------
+def _heard(*sentences: tuple[str, float, float], start: float = 0.0, end: float | None = None):
+    """A window of the journal whose sentences are ``(text, start, end)``, one word each."""
+    from clipper.transcribe.whisper import ChunkResult
+    from clipper.types import Word
+
+    words = tuple(Word(text, a, b) for text, a, b in sentences)
+    return ChunkResult(start, end if end is not None else sentences[-1][2], "en", 1.0, words,
+                       tuple((w.start, w.end, w.text, 1) for w in words))
+
+
+# Five sentences over _shots' 6 s: the gaps after the first two hold its two cuts.
+HEARD = (("One.", 0.2, 1.8), ("Two.", 2.2, 4.2), ("Three.", 4.6, 5.0), ("Four.", 5.2, 5.5), ("Five.", 5.7, 5.9))
+
+
+def test_prefetch_reads_the_settled_gaps_between_sentences():
+    from clipper.pipeline.prefetch import UNSETTLED, prefetch_windows
+
+    config = load_config()
+    windows = prefetch_windows([_heard(*HEARD)], config, "tiny.en")
+    # The silence before the first word, and the gaps of all but the last UNSETTLED sentences.
+    assert UNSETTLED == 2 and windows == [(0.0, 0.2), (1.8, 2.2), (4.2, 4.6), (5.0, 5.2)]
+    # A window that does not start the source has no lead-in gap.
+    later = prefetch_windows([_heard(*((t, a + 100, b + 100) for t, a, b in HEARD), start=100.0)], config, "tiny.en")
+    assert later[0] == (101.8, 102.2)
+
+
+def test_prefetched_windows_are_not_read_again_and_give_the_same_cuts(tmp_path, monkeypatch):
+    """The prefetch thread reads the gaps while the window is still being heard (at idle
+    priority), the walk's ShotFinder then reads none of them again, and their cuts are those
+    a pass reading the same windows itself finds."""
+    import threading
+    import time
+
+    from clipper.pipeline import prefetch as prefetch_module
+    from clipper.pipeline import stages
+    from clipper.pipeline.prefetch import ScenePrefetch
+    from clipper.pipeline.stages import ShotFinder
+    from clipper.media.probe import probe
+
+    video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "3", "-g", "50",
+                   "-pix_fmt", "yuv420p", "-c:a", "aac")
+    config = load_config()
+    info = probe(video)
+    finder = ShotFinder(str(video), config)
+    policies = []
+    monkeypatch.setattr(prefetch_module, "LOOK_EVERY", 1.0)
+    real_scanner = prefetch_module.WindowScanner
+
+    def scanner(*args, **kwargs):   # the thread's scheduling class, seen from the thread itself
+        import os
+        policies.append(os.sched_getscheduler(0))
+        return real_scanner(*args, **kwargs)
+
+    monkeypatch.setattr(prefetch_module, "WindowScanner", scanner)
+    prefetch = ScenePrefetch(finder, info, config, "tiny.en")
+    prefetch.hearing(_heard(*HEARD[:3]))          # part of the window: only the lead-in is settled
+    prefetch.hearing(_heard(*HEARD))
+    deadline = time.monotonic() + 60
+    while prefetch.read < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    prefetch.close()
+    assert not any(t.name == "clipper-scene-prefetch" for t in threading.enumerate())
+    assert prefetch.idle and policies == [__import__("os").SCHED_IDLE]
+    assert prefetch.read == 4
+
+    asked = []
+    real = stages.detect_cuts
+    monkeypatch.setattr(stages, "detect_cuts", lambda src, windows, cfg: asked.append(windows) or real(src, windows, cfg))
+    wanted = [(1.8, 2.2), (4.2, 4.6), (5.5, 5.7)]
+    shots = finder(wanted)
+    assert asked == [[(5.5, 5.7)]]                 # only the window the prefetch had not reached
+    fresh = ShotFinder(str(video), config)(wanted)
+    assert shots.cuts == fresh.cuts and _near(shots.cuts, CUTS)
+
+
+def test_a_stopped_prefetch_drops_the_window_in_hand(tmp_path):
+    from clipper.scenes import WindowScanner
+    from clipper.media.ffmpeg import media_path
+
+    video = _shots(tmp_path / "shots.mp4", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p")
+    scanner = WindowScanner(media_path(video), str(video), load_config().scenes)
+    try:
+        assert scanner.cuts((1.5, 2.5), should_stop=lambda: True) is None
+        assert _near(scanner.cuts((1.5, 2.5)), CUTS[:1])
+    finally:
+        scanner.close()

@@ -215,9 +215,11 @@ class Pipeline:
                 stages.reused.append("transcript")
 
             def hear(walk: Walk) -> None:
+                if journal.end is not None:
+                    return    # heard to the end already: no model to load
                 model = self.model()  # a model that cannot load fails before any audio is decoded
                 hear_file(model, info, ws, journal, self.config.transcribe, self.progress, walk.add_window,
-                          self.checkpoint)
+                          self.checkpoint, on_partial=walk.hearing)
 
             analysis = self._walk(info, ws, stages, journal, hear, render, started)
         key = source_key(ws, stages.keys["transcript"])
@@ -302,7 +304,10 @@ class Pipeline:
             queue.on_done = lambda rendered: self._progress_manifest(ws, walk, journal, rendered, stages, started)
         try:
             walk.catch_up()
-            hear(walk)
+            try:
+                hear(walk)
+            finally:
+                walk.heard_all()
             stages.timings["transcribed"] = round(time.perf_counter() - started, 3)
             walk.finish()
             if not live:
@@ -317,6 +322,8 @@ class Pipeline:
             if queue is not None:
                 queue.abandon()
             raise
+        finally:
+            walk.close()   # the prefetch thread, stopped since the last window: it has a core now
         stages.add_time("walk", time.perf_counter() - started)   # transcription, passes, renders overlapping
         info = walk.info
         if not transcript.words:

@@ -14,10 +14,11 @@ builds it window by window from the journal, deciding clips as it goes.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from ..config import Config
 from ..edge_silence import refine_edges
@@ -76,7 +77,7 @@ def stage_keys(config: Config, fingerprint: str) -> dict[str, str]:
 # Settings that change how fast a stage runs, never what it makes: left out of its key, so a
 # run with another thread count (a batch shares the cores among its workers) resumes the
 # journal instead of transcribing again.
-SPEED_ONLY = {"transcribe": ("threads",)}
+SPEED_ONLY = {"transcribe": ("threads",), "scenes": ("prefetch",)}
 
 
 def _section(config: Config, name: str) -> Any:
@@ -176,17 +177,28 @@ def partial_picture(info: MediaInfo) -> bool:
 
 
 class ShotFinder:
-    """Scene cuts of a source, searched once per window however many passes ask."""
+    """Scene cuts of a source, searched once per window however many passes ask (and whatever
+    the scene prefetch found already, from its own thread: ``add``)."""
 
     def __init__(self, source: str, config: Config, progress=None) -> None:
         self.source, self.config, self.progress = source, config, progress
         self.found: dict[tuple[float, float], tuple[float, ...]] = {}
+        self._lock = threading.Lock()
+
+    def known(self, window: tuple[float, float]) -> bool:
+        with self._lock:
+            return window in self.found
+
+    def add(self, window: tuple[float, float], cuts: Sequence[float]) -> None:
+        with self._lock:
+            self.found.setdefault(window, tuple(cuts))
 
     def __call__(self, windows: list[tuple[float, float]]) -> Shots:
-        todo = [w for w in windows if w not in self.found]
+        todo = [w for w in windows if not self.known(w)]
         if todo:
             shots = detect_cuts(self.source, todo, self.config.scenes)
             for w in todo:
-                self.found[w] = tuple(c for c in shots.cuts if w[0] - 1e-3 <= c <= w[1] + 1e-3)
-        cuts = sorted({c for w in windows for c in self.found[w]})
+                self.add(w, [c for c in shots.cuts if w[0] - 1e-3 <= c <= w[1] + 1e-3])
+        with self._lock:
+            cuts = sorted({c for w in windows for c in self.found[w]})
         return Shots(windows=tuple(windows), cuts=tuple(cuts))

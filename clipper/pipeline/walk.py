@@ -38,6 +38,7 @@ from ..types import (
 )
 from ..workspace import key_of
 from .journal import Journal, PassRecord
+from .prefetch import ScenePrefetch
 from .publish import RenderQueue
 from .stages import ShotFinder, plan_of, propose, segments_of, sentences_of
 from .windows import release_freed_memory
@@ -129,6 +130,7 @@ class Walk:
         self.audio = audio      # the run's extracted WAV (edges are checked on it while it exists)
         self.plan_key = plan_key(stage_keys)
         self.shots = ShotFinder(info.path, config)
+        self.prefetch: ScenePrefetch | None = None   # started by the first window heard in part
         self.published: list[ClipSpec] = []
         self.passes_done = 0          # windows covered by the passes made or replayed
         self.final_done = False
@@ -141,7 +143,27 @@ class Walk:
             self._pass(self.passes_done + 1, final=False)
             self.checkpoint()
 
+    def hearing(self, partial: ChunkResult) -> None:
+        """The window being transcribed, as far as it is decoded: the scene prefetch reads
+        the silences of its sentences meanwhile (a complete file's walk only)."""
+        if self.live or not ScenePrefetch.wanted(self.info, self.config):
+            return
+        if self.prefetch is None:
+            self.prefetch = ScenePrefetch(self.shots, self.info, self.config, self.model_name)
+        self.prefetch.hearing(partial)
+
+    def heard_all(self) -> None:
+        """Nothing more is transcribed: the prefetch looks no further."""
+        if self.prefetch is not None:
+            self.prefetch.stop()
+
+    def close(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+
     def add_window(self, chunk: ChunkResult) -> None:
+        if self.prefetch is not None:
+            self.prefetch.heard(chunk)
         self.journal.add_window(chunk)
         self.catch_up()
         release_freed_memory()   # bounded memory: one window's worth, however long the stream

@@ -50,7 +50,7 @@ TAIL_SEARCH = 4.0       # a growing recording's window ends at the quietest poin
 
 def hear_file(model, info: MediaInfo, ws: Workspace, journal: Journal, cfg: TranscribeConfig,
               progress: Progress, on_window: Callable[[ChunkResult], None],
-              checkpoint: Callable[[], None]) -> None:
+              checkpoint: Callable[[], None], on_partial: Callable[[ChunkResult], None] | None = None) -> None:
     """Transcribe the rest of a complete file, window by window, then mark the journal's end.
 
     The run's WAV (``.clipper/audio.wav``) is left for the caller: the walk's last passes check
@@ -66,7 +66,7 @@ def hear_file(model, info: MediaInfo, ws: Workspace, journal: Journal, cfg: Tran
         task.update(resume)
         stop = threading.Event()
         chunks = transcribe_chunks(model, audio, cfg, language=journal.language, resume_from=resume,
-                                   should_stop=stop.is_set)
+                                   should_stop=stop.is_set, on_partial=on_partial)
         # closing(): the thread is stopped and waited for when this loop is left by an error,
         # not whenever the suspended generator is collected.
         with closing(read_ahead(chunks, stop)) as windows:

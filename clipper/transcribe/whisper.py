@@ -187,16 +187,18 @@ MID_WINDOW = "mid-window; the window is transcribed again on resume"
 def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str | None = None,
                       resume_from: float = 0.0,
                       on_progress: Callable[[float], None] | None = None,
-                      should_stop: Callable[[], bool] = never) -> Iterator[ChunkResult]:
+                      should_stop: Callable[[], bool] = never,
+                      on_partial: Callable[[ChunkResult], None] | None = None) -> Iterator[ChunkResult]:
     """Transcribe ``wav`` window by window, starting with the window that begins at ``resume_from``.
 
     ``should_stop`` is asked between decoded segments; when it says so, ``Interrupted`` is raised
-    and the window in hand is dropped."""
+    and the window in hand is dropped. ``on_partial`` is given the window in hand as far as it
+    is decoded, after each segment (before the dropped-speech check and homophone fixes)."""
     for start, end in chunk_bounds(wav, cfg.chunk_seconds):
         if end <= resume_from + 1e-6:
             continue
         stop_if(should_stop, MID_WINDOW)
-        chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language, should_stop)
+        chunk = transcribe_audio(model, read_window(wav, start, end), start, cfg, language, should_stop, on_partial)
         language = language or chunk.language or None
         if on_progress:
             on_progress(end)
@@ -204,7 +206,8 @@ def transcribe_chunks(model, wav: Path, cfg: TranscribeConfig, *, language: str 
 
 
 def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, language: str | None = None,
-                     should_stop: Callable[[], bool] = never) -> ChunkResult:
+                     should_stop: Callable[[], bool] = never,
+                     on_partial: Callable[[ChunkResult], None] | None = None) -> ChunkResult:
     """One window of 16 kHz float32 audio that starts at ``offset`` seconds of the source.
 
     Without a language (given, configured, or learnt from earlier windows) it is detected
@@ -221,7 +224,7 @@ def transcribe_audio(model, audio, offset: float, cfg: TranscribeConfig, languag
         if not lang:
             return ChunkResult(offset, end, "", 0.0, (), ())
         log.info("language detected: %s (p=%.2f)", lang, probability)
-    return _transcribe_window(model, audio, offset, end, lang, cfg, probability, should_stop)
+    return _transcribe_window(model, audio, offset, end, lang, cfg, probability, should_stop, on_partial)
 
 
 # Seconds of speech Whisper's language detection reads (its input window).
@@ -264,7 +267,8 @@ def _detect_language(model, audio, vad_parameters: dict | None = None) -> tuple[
 
 def _transcribe_window(model, audio, start: float, end: float, lang: str,
                        cfg: TranscribeConfig, probability: float,
-                       should_stop: Callable[[], bool] = never) -> ChunkResult:
+                       should_stop: Callable[[], bool] = never,
+                       on_partial: Callable[[ChunkResult], None] | None = None) -> ChunkResult:
     prompt = cfg.prompt_zh if lang == "zh" and cfg.prompt_zh else None
     convert = _zh_converter(cfg.zh_script) if lang in ("zh", "yue") else None
     try:
@@ -293,6 +297,8 @@ def _transcribe_window(model, audio, start: float, end: float, lang: str,
             words.extend(seg_words)
             text = convert(seg.text) if convert else seg.text
             segs.append((seg_words[0].start, seg_words[-1].end, text, len(seg_words)))
+            if on_partial is not None:
+                on_partial(ChunkResult(start, seg_words[-1].end, lang, probability, tuple(words), tuple(segs)))
         unheard: list[tuple[float, float]] = []
         if cfg.redecode_dropped:
             again = dict(options, language=lang, initial_prompt=prompt)
