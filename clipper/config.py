@@ -156,7 +156,7 @@ class ScenesConfig(_Strict):
     enabled: bool
     threshold: float = Field(gt=0)
     min_scene_len: float = Field(ge=0)
-    prefetch: bool
+    prefetch: Literal["auto", "on", "off"]
 
 
 class PlanConfig(_Strict):

@@ -213,3 +213,11 @@ def test_a_stopped_prefetch_drops_the_window_in_hand(tmp_path):
         assert _near(scanner.cuts((1.5, 2.5)), CUTS[:1])
     finally:
         scanner.close()
+
+
+def test_prefetch_runs_where_the_recogniser_leaves_a_core_free():
+    from clipper.pipeline.prefetch import prefetch_wanted
+
+    assert not prefetch_wanted("auto", "cpu", 2, 2)     # both cores decoding: idle is not free (measured)
+    assert prefetch_wanted("auto", "cpu", 8, 4) and prefetch_wanted("auto", "cuda", 2, 2)
+    assert prefetch_wanted("on", "cpu", 2, 2) and not prefetch_wanted("off", "cuda", 8, 1)

@@ -14,6 +14,11 @@ clip edge uses costs only idle time; a window the prefetch did not reach is read
 as before. The cuts are the same either way: each window is read on its own, from the
 keyframe before it, whichever thread reads it.
 
+Idle is not free, though: on the 2-core VM this was measured on (whose two vCPUs may share a
+physical core), the recogniser with both cores took 2 s longer with the prefetch reading
+beside it than the pass took after it (10-minute stream, base: 71.8 and 73.0 s against 69.7
+and 71.1 s, alternating). So ``scenes.prefetch = "auto"`` prefetches only where the
+recogniser leaves a core to itself: a GPU recognising, or more cores than recogniser threads.
 Where the thread cannot be given idle priority (not Linux), nothing is prefetched: at normal
 priority it would only move the same work earlier, at the recogniser's expense.
 """
@@ -57,6 +62,13 @@ def idle_priority() -> bool:
     return True
 
 
+def prefetch_wanted(mode: str, device: str, cores: int, recogniser_threads: int) -> bool:
+    """``scenes.prefetch`` for a recogniser on ``device`` with that many threads (pure)."""
+    if mode != "auto":
+        return mode == "on"
+    return device != "cpu" or cores > recogniser_threads
+
+
 def prefetch_windows(chunks: list[ChunkResult], config: Config, model_name: str) -> list[tuple[float, float]]:
     """The windows of the settled gaps between the sentences of ``chunks`` (consecutive
     windows of the journal, the last one possibly still being heard); the silence before the
@@ -90,7 +102,14 @@ class ScenePrefetch:
 
     @staticmethod
     def wanted(info: MediaInfo, config: Config) -> bool:
-        return bool(config.scenes.enabled and config.scenes.prefetch and info.has_video)
+        if not (config.scenes.enabled and info.has_video) or config.scenes.prefetch == "off":
+            return False
+        from ..transcribe.whisper import _cuda_devices, recogniser_threads, runtime
+
+        tc = config.transcribe
+        device = runtime(tc, _cuda_devices() if tc.device == "auto" else 0)[0]
+        cores = os.cpu_count() or 1
+        return prefetch_wanted(config.scenes.prefetch, device, cores, recogniser_threads(tc.threads, os.environ, cores))
 
     # -- from the transcribing thread ----------------------------------------------------------
     def hearing(self, partial: ChunkResult) -> None:
