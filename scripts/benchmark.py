@@ -235,15 +235,10 @@ def first_clip(code: Path, source: Path, out: Path, overrides: dict[str, Any]) -
 def whisper_settings(cfg) -> dict[str, Any]:
     """clipper's recogniser settings as plain faster-whisper arguments (from its own code)."""
     from clipper.transcribe.models import resolve
-    from clipper.transcribe.whisper import (
-        _cuda_devices,
-        decode_options,
-        recogniser_threads,
-        runtime,
-    )
+    from clipper.transcribe.whisper import decode_options, local_runtime, recogniser_threads
 
     tc = cfg.transcribe
-    device, compute = runtime(tc, _cuda_devices() if tc.device == "auto" else 0)
+    device, compute = local_runtime(tc)
     language = None if tc.language == "auto" else tc.language
     return {"model": resolve(tc.model), "device": device, "compute_type": compute,
             "cpu_threads": recogniser_threads(tc.threads, os.environ, os.cpu_count() or 1), "language": language,

@@ -29,8 +29,6 @@ import logging
 import os
 import sys
 import threading
-from typing import Callable
-
 from ..config import Config
 from ..media.ffmpeg import media_path
 from ..plan import gap_windows
@@ -104,30 +102,31 @@ class ScenePrefetch:
     def wanted(info: MediaInfo, config: Config) -> bool:
         if not (config.scenes.enabled and info.has_video) or config.scenes.prefetch == "off":
             return False
-        from ..transcribe.whisper import _cuda_devices, recogniser_threads, runtime
+        from ..transcribe.whisper import local_runtime, recogniser_threads
 
         tc = config.transcribe
-        device = runtime(tc, _cuda_devices() if tc.device == "auto" else 0)[0]
+        device = local_runtime(tc)[0]
         cores = os.cpu_count() or 1
         return prefetch_wanted(config.scenes.prefetch, device, cores, recogniser_threads(tc.threads, os.environ, cores))
 
     # -- from the transcribing thread ----------------------------------------------------------
     def hearing(self, partial: ChunkResult) -> None:
         """The window being heard, as far as it is decoded."""
-        self._update(lambda: setattr(self, "_partial", partial), partial.end)
+        with self._wake:
+            self._partial = partial
+            self._heard_to(partial.end)
 
     def heard(self, chunk: ChunkResult) -> None:
         """A window heard to its end (the journal's version of it)."""
-        def settle() -> None:
-            self._settled, self._partial = chunk, None
-        self._update(settle, chunk.end)
-
-    def _update(self, change: Callable[[], None], until: float) -> None:
         with self._wake:
-            change()
-            self._heard_until = max(self._heard_until, until)
-            if self._heard_until - self._looked_until >= LOOK_EVERY:
-                self._wake.notify()
+            self._settled, self._partial = chunk, None
+            self._heard_to(chunk.end)
+
+    def _heard_to(self, until: float) -> None:
+        """(With ``_wake`` held.) A look is due after ``LOOK_EVERY`` seconds more."""
+        self._heard_until = max(self._heard_until, until)
+        if self._heard_until - self._looked_until >= LOOK_EVERY:
+            self._wake.notify()
 
     # -- from the walk's thread ----------------------------------------------------------------
     def stop(self) -> None:

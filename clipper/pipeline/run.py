@@ -219,7 +219,7 @@ class Pipeline:
                     return    # heard to the end already: no model to load
                 model = self.model()  # a model that cannot load fails before any audio is decoded
                 hear_file(model, info, ws, journal, self.config.transcribe, self.progress, walk.add_window,
-                          self.checkpoint, on_partial=walk.hearing)
+                          self.checkpoint, on_partial=walk.hearing if walk.prefetching else None)
 
             analysis = self._walk(info, ws, stages, journal, hear, render, started)
         key = source_key(ws, stages.keys["transcript"])

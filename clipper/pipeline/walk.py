@@ -130,6 +130,8 @@ class Walk:
         self.audio = audio      # the run's extracted WAV (edges are checked on it while it exists)
         self.plan_key = plan_key(stage_keys)
         self.shots = ShotFinder(info.path, config)
+        # Decided once: ``hearing`` is called after every decoded segment.
+        self.prefetching = not live and ScenePrefetch.wanted(info, config)
         self.prefetch: ScenePrefetch | None = None   # started by the first window heard in part
         self.published: list[ClipSpec] = []
         self.passes_done = 0          # windows covered by the passes made or replayed
@@ -146,7 +148,7 @@ class Walk:
     def hearing(self, partial: ChunkResult) -> None:
         """The window being transcribed, as far as it is decoded: the scene prefetch reads
         the silences of its sentences meanwhile (a complete file's walk only)."""
-        if self.live or not ScenePrefetch.wanted(self.info, self.config):
+        if not self.prefetching:
             return
         if self.prefetch is None:
             self.prefetch = ScenePrefetch(self.shots, self.info, self.config, self.model_name)

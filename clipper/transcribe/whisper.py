@@ -69,7 +69,7 @@ class ChunkResult:
 def load_model(cfg: TranscribeConfig):
     """A faster-whisper model, or ModelError with one clear line."""
     where = resolve(cfg.model)
-    device, compute = runtime(cfg, _cuda_devices() if cfg.device == "auto" else 0)
+    device, compute = local_runtime(cfg)
     threads = recogniser_threads(cfg.threads, os.environ, os.cpu_count() or 1)
     try:
         model = _whisper(where, _stamp(where), device, compute, threads)
@@ -113,6 +113,11 @@ def runtime(cfg: TranscribeConfig, cuda_devices: int) -> tuple[str, str]:
     elif device == "cpu" and "float16" in compute:
         compute = "int8"
     return device, compute
+
+
+def local_runtime(cfg: TranscribeConfig) -> tuple[str, str]:
+    """``runtime`` on this machine (its GPUs counted only when the device is auto)."""
+    return runtime(cfg, _cuda_devices() if cfg.device == "auto" else 0)
 
 
 def _cuda_devices() -> int:
