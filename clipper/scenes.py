@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -56,6 +57,27 @@ def _affine(matrix: np.ndarray, offset: tuple[float, float, float]) -> np.ndarra
 
 
 _TO_BGR = {"yuv420p": _affine(_LIMITED_BT601, _LIMITED_OFFSET), "yuvj420p": _affine(_FULL_BT601, _FULL_OFFSET)}
+
+
+def import_detector_early() -> threading.Thread | None:
+    """Import PySceneDetect in a thread, now, and return the thread (None when it is imported).
+
+    Its import takes half a second on 2 cores (the package imports its MoviePy and ffmpeg
+    output backends, which look for ffmpeg): made at a run's start, on the core that the audio
+    extraction and the model load leave, it is no longer in the scene search after the last
+    window, which nothing overlaps. The caller joins the thread before it exits."""
+    if "scenedetect" in sys.modules:
+        return None
+    thread = threading.Thread(target=_import_detector, name="clipper-import-scenedetect", daemon=True)
+    thread.start()
+    return thread
+
+
+def _import_detector() -> None:
+    try:
+        import scenedetect  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - the scene search imports it again and reports it
+        log.debug("PySceneDetect did not import early: %s", exc)
 
 
 def detect_cuts(video_path: str | Path, windows: Sequence[tuple[float, float]], cfg: ScenesConfig,

@@ -227,3 +227,82 @@ def test_a_window_without_speech_has_no_language():
     model = _Recorder()
     assert whisper._detect_language(model, np.zeros(250 * whisper.SAMPLE_RATE, np.float32)) == ("", 0.0)
     assert model.given == [], "Whisper is not asked about silence"
+
+
+# -- the recogniser loads while the audio is extracted --------------------------------------------
+def _hear_file(sample_stream, out, model, fast_config):
+    from clipper.media.probe import probe
+    from clipper.pipeline.journal import Journal
+    from clipper.pipeline.windows import hear_file
+    from clipper.progress import LogProgress
+    from clipper.workspace import Workspace
+
+    ws = Workspace(out)
+    journal = Journal.open(ws, "overlap")
+    windows = []
+    cfg = fast_config.transcribe.model_copy(update={"language": "en"})
+    hear_file(model, probe(sample_stream), ws, journal, cfg, LogProgress(), windows.append, lambda: None)
+    return ws, windows
+
+
+def test_the_model_loads_while_ffmpeg_extracts_the_audio(sample_stream, tiny, fast_config, tmp_path):
+    """The model is asked for while the WAV is still being written (its ``.part`` grows), not
+    after it is complete."""
+    wav = tmp_path / "out" / ".clipper" / "audio.wav"
+    seen = {}
+
+    def model():
+        seen["part"] = _wait_until(lambda: wav.with_name("audio.wav.part").is_file())
+        seen["complete"] = wav.is_file()
+        return tiny
+
+    ws, windows = _hear_file(sample_stream, tmp_path / "out", model, fast_config)
+    assert seen == {"part": True, "complete": False}
+    assert windows and windows[-1].words, "then the audio was transcribed with that model"
+
+
+def test_a_model_that_cannot_load_stops_the_run_and_leaves_no_audio(sample_stream, fast_config, tmp_path):
+    from clipper.errors import ModelError
+
+    def model():
+        raise ModelError("cannot load Whisper model 'x': broken")
+
+    with pytest.raises(ModelError, match="broken"):
+        _hear_file(sample_stream, tmp_path / "out", model, fast_config)
+    assert not list((tmp_path / "out" / ".clipper").glob("audio.wav.part")), "no partial WAV left"
+
+
+def test_an_error_in_a_progress_callback_stops_ffmpeg():
+    """What stops the extraction when the model fails beside it (or on Ctrl-C): ffmpeg is
+    killed, not left writing after the caller has given up."""
+    from clipper.media.ffmpeg import ffmpeg_command, run_ffmpeg
+
+    calls = []
+
+    def on_progress(seconds):
+        calls.append(seconds)
+        raise RuntimeError("given up")
+
+    started = time.monotonic()
+    # 20 s of sound read at its own pace: finishing would take 20 s.
+    argv = ffmpeg_command("-re", "-f", "lavfi", "-i", "sine=duration=20", "-f", "null", "-")
+    with pytest.raises(RuntimeError, match="given up"):
+        run_ffmpeg(argv, on_progress=on_progress)
+    assert len(calls) == 1 and time.monotonic() - started < 10
+    assert not [p for p in _children() if "sine=duration=20" in p]
+
+
+def _children() -> list[str]:
+    """The command lines of this process's children (Linux /proc)."""
+    import os
+    from pathlib import Path
+
+    me = str(os.getpid())
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == me:
+                found.append(stat.with_name("cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError):
+            continue
+    return found

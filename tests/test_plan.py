@@ -114,9 +114,10 @@ def test_edges_snap_to_a_scene_cut_inside_the_silence():
     sl, seg, duration = make(rows)
     groups, _ = group_sentences(sl, seg, ["selling_point"], CFG)
     windows = edge_windows(groups, sl, duration, CFG)
-    # Both sides of a gap, whichever edge lies there: 18-20 is one stretch (the clip's end may
-    # snap into 18-19; a clip starting at 20 would read 19-20).
-    assert windows == [(5.0, 6.0), (18.0, 20.0)]
+    # The side of each gap its edge uses: the clip's end may snap into 18-19, nothing starts at 20.
+    assert windows == [(5.0, 6.0), (18.0, 19.0)]
+    # Both sides of a gap, whichever edge lies there, when the prefetch reads gaps ahead.
+    assert edge_windows(groups, sl, duration, CFG, whole_gaps=True) == [(5.0, 6.0), (18.0, 20.0)]
     shots = Shots(windows=tuple(windows), cuts=(5.4, 12.2, 18.6))   # 12.2 is mid-clip: ignored
     p = build_plan(sl, seg, shots, ["selling_point"], CFG, duration)
     assert (p.clips[0].start, p.clips[0].end) == (5.4, 18.6)
@@ -132,8 +133,10 @@ def test_a_gaps_windows_depend_on_the_gap_alone():
     rows = [(0, 5, SP, ["fit"], 1), (5.2, 9, SP, ["fit"], 1), (9.3, 15, CHAT, [], 1), (19, 30, SP, ["fabric"], 1)]
     sl, seg, duration = make(rows)
     groups, _ = group_sentences(sl, seg, ["selling_point"], CFG)
-    windows = edge_windows(groups, sl, duration, CFG)
+    windows = edge_windows(groups, sl, duration, CFG, whole_gaps=True)
     assert (9.0, 9.3) in windows and (15.0, 15.0 + snap) in windows and (19.0 - snap, 19.0) in windows
+    # Without the prefetch only the start's side of 15-19 is read.
+    assert edge_windows(groups, sl, duration, CFG) == [(9.0, 9.3), (19.0 - snap, 19.0), (30.0, min(duration, 30 + snap))]
 
 
 def test_no_selling_points_means_no_clips():

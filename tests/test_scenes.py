@@ -221,3 +221,17 @@ def test_prefetch_runs_where_the_recogniser_leaves_a_core_free():
     assert not prefetch_wanted("auto", "cpu", 2, 2)     # both cores decoding: idle is not free (measured)
     assert prefetch_wanted("auto", "cpu", 8, 4) and prefetch_wanted("auto", "cuda", 2, 2)
     assert prefetch_wanted("on", "cpu", 2, 2) and not prefetch_wanted("off", "cuda", 8, 1)
+
+
+def test_the_detector_is_imported_early_in_a_thread():
+    """A fresh interpreter: the import runs in a thread of its own (so the run's start overlaps
+    it) and is done once that thread is joined; once imported, nothing is started."""
+    import subprocess
+    import sys
+
+    code = ("import sys, threading; from clipper.scenes import import_detector_early\n"
+            "assert 'scenedetect' not in sys.modules\n"
+            "t = import_detector_early(); assert t is not None and t.name != threading.current_thread().name\n"
+            "t.join(); assert 'scenedetect' in sys.modules and import_detector_early() is None; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "ok"

@@ -87,12 +87,20 @@ def run_ffmpeg(argv: Sequence[str], *, cwd: Path | None = None, what: str = "ffm
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(full, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            if on_progress is not None and raw.startswith(b"out_time_us="):
-                try:
-                    on_progress(max(0, int(raw.split(b"=", 1)[1])) / 1e6)
-                except ValueError:
-                    pass  # "N/A" before the first frame
+        try:
+            for raw in proc.stdout:
+                if on_progress is not None and raw.startswith(b"out_time_us="):
+                    try:
+                        seconds = max(0, int(raw.split(b"=", 1)[1])) / 1e6
+                    except ValueError:
+                        continue  # "N/A" before the first frame
+                    on_progress(seconds)
+        except BaseException:
+            # A progress callback's error (a stop request, a failure beside it) or Ctrl-C: the
+            # encode is not left running, writing on after the caller has given up on it.
+            proc.kill()
+            proc.wait()
+            raise
         proc.wait()
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")

@@ -154,8 +154,7 @@ class Pipeline:
         if cached is not None:
             return cached, True
         journal = Journal.open(ws, stages.keys["transcript"])
-        model = self.model()  # a model that cannot load fails before any audio is decoded
-        hear_file(model, info, ws, journal, self.config.transcribe, self.progress, journal.add_window,
+        hear_file(self.model, info, ws, journal, self.config.transcribe, self.progress, journal.add_window,
                   self.checkpoint)
         remove_audio(ws)
         transcript = assemble(journal.windows, info.duration, self.config.transcribe.model)
@@ -217,8 +216,7 @@ class Pipeline:
             def hear(walk: Walk) -> None:
                 if journal.end is not None:
                     return    # heard to the end already: no model to load
-                model = self.model()  # a model that cannot load fails before any audio is decoded
-                hear_file(model, info, ws, journal, self.config.transcribe, self.progress, walk.add_window,
+                hear_file(self.model, info, ws, journal, self.config.transcribe, self.progress, walk.add_window,
                           self.checkpoint, on_partial=walk.hearing if walk.prefetching else None)
 
             analysis = self._walk(info, ws, stages, journal, hear, render, started)
@@ -333,7 +331,7 @@ class Pipeline:
         sentences = stages.cached("sentences", lambda: heard.sentences if heard else sentences_of(transcript, cfg))
         segmentation = stages.cached("segments", lambda: heard.segmentation if heard and heard.segmentation
                                      else segments_of(sentences, cfg))
-        proposal = propose(sentences, segmentation, cfg, info.duration, info.has_video)
+        proposal = propose(sentences, segmentation, cfg, info.duration, info.has_video, whole_gaps=walk.prefetching)
         shots = stages.cached("shots", lambda: walk.shots(proposal.windows))
         # The published clips, and what a plan of the whole source drops (its edges are not needed).
         plan = walk.plan(plan_of(info, sentences, segmentation, shots, cfg, info.duration, proposal=proposal,

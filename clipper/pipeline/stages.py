@@ -141,10 +141,11 @@ class Proposal:
 
 
 def propose(sentences: SentenceList, segmentation: Segmentation, config: Config, duration: float,
-            has_video: bool, after: float = 0.0) -> Proposal:
-    """Group once; the edge windows starting at or after ``after`` (none without a picture)."""
+            has_video: bool, after: float = 0.0, whole_gaps: bool = False) -> Proposal:
+    """Group once; the edge windows starting at or after ``after`` (none without a picture);
+    ``whole_gaps`` when the scene prefetch reads gaps ahead (``plan.edge_windows``)."""
     grouped = group_sentences(sentences, segmentation, config.segment.kinds, config.plan)
-    windows = [w for w in edge_windows(grouped[0], sentences, duration, config.plan) if w[0] >= after] \
+    windows = [w for w in edge_windows(grouped[0], sentences, duration, config.plan, whole_gaps) if w[0] >= after] \
         if has_video else []
     return Proposal(grouped, windows)
 

@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 from ..config import Config, PlanConfig, SegmentConfig
 from ..media.probe import probe
 from ..plan import ends_thought, rank_takes
+from ..scenes import import_detector_early
 from ..transcribe.whisper import ChunkResult, assemble
 from ..types import (
     ClipSpec,
@@ -130,6 +131,7 @@ class Walk:
         self.audio = audio      # the run's extracted WAV (edges are checked on it while it exists)
         self.plan_key = plan_key(stage_keys)
         self.shots = ShotFinder(info.path, config)
+        self._importing = import_detector_early() if config.scenes.enabled and info.has_video else None
         # Decided once: ``hearing`` is called after every decoded segment.
         self.prefetching = not live and ScenePrefetch.wanted(info, config)
         self.prefetch: ScenePrefetch | None = None   # started by the first window heard in part
@@ -162,6 +164,8 @@ class Walk:
     def close(self) -> None:
         if self.prefetch is not None:
             self.prefetch.close()
+        if self._importing is not None:
+            self._importing.join()
 
     def add_window(self, chunk: ChunkResult) -> None:
         if self.prefetch is not None:
@@ -213,7 +217,8 @@ class Walk:
         self.heard = replace(heard, segmentation=segmentation)
         horizon = heard.transcript.duration
         cursor = self.published[-1].end if self.published else 0.0
-        proposal = propose(heard.sentences, segmentation, cfg, horizon, self.info.has_video, after=cursor)
+        proposal = propose(heard.sentences, segmentation, cfg, horizon, self.info.has_video, after=cursor,
+                           whole_gaps=self.prefetching)
         shots = self.shots(proposal.windows)
         # A growing recording's picture bounds are not known until it is complete.
         plan = plan_of(self.info, heard.sentences, segmentation, shots, cfg, horizon,
