@@ -192,10 +192,15 @@ def gap_windows(before: float, after: float, cfg: PlanConfig) -> list[tuple[floa
     Both sides whichever edge a plan puts in the gap: what is read for a gap then depends on
     the two sentences alone, not on the plan, so it can be read before the plan is made (the
     scene prefetch reads gaps while the recogniser is still working) and gives the same cuts."""
-    after_end = (before, min(after, before + cfg.snap_window))
-    before_start = (max(before, after - cfg.snap_window), after)
+    after_end, before_start = _gap_sides(before, after, cfg)
     pieces = [(before, after)] if after_end[1] >= before_start[0] else [after_end, before_start]
     return [(round(a, 3), round(b, 3)) for a, b in pieces if b > a]
+
+
+def _gap_sides(before: float, after: float, cfg: PlanConfig) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The two places ``place_edge`` looks in a gap: ``snap_window`` after the earlier
+    sentence's end (a clip ending there) and before the later one's start (one starting there)."""
+    return (before, min(after, before + cfg.snap_window)), (max(before, after - cfg.snap_window), after)
 
 
 def edge_windows(groups: Sequence[Group], sentences: SentenceList, duration: float,
@@ -215,9 +220,10 @@ def edge_windows(groups: Sequence[Group], sentences: SentenceList, duration: flo
             windows.update(gap_windows(before, start, cfg))
             windows.update(gap_windows(end, after, cfg))
         else:
-            windows.update((round(a, 3), round(b, 3)) for a, b in
-                           ((max(before, start - cfg.snap_window), start), (end, min(after, end + cfg.snap_window)))
-                           if b > a)
+            # A group starts at the later side of the gap before it and ends at the earlier
+            # side of the one after it.
+            sides = (_gap_sides(before, start, cfg)[1], _gap_sides(end, after, cfg)[0])
+            windows.update((round(a, 3), round(b, 3)) for a, b in sides if b > a)
     merged: list[tuple[float, float]] = []
     for a, b in sorted(windows):
         if merged and a <= merged[-1][1]:

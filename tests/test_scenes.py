@@ -235,3 +235,36 @@ def test_the_detector_is_imported_early_in_a_thread():
             "t.join(); assert 'scenedetect' in sys.modules and import_detector_early() is None; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "ok"
+
+
+def test_a_walk_imports_the_detector_only_when_it_is_about_to_hear(tmp_path):
+    """A walk made for a rerun that hears nothing (its journal complete) starts no import;
+    ``about_to_hear`` starts it where a video is searched for cuts, and ``close`` joins it."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from dataclasses import replace
+from pathlib import Path
+from clipper.config import load_config
+from clipper.pipeline.journal import Journal
+from clipper.pipeline.walk import Walk
+from clipper.types import MediaInfo
+from clipper.workspace import Workspace
+ws = Workspace(Path({str(tmp_path)!r}))
+info = MediaInfo(path="x.mp4", duration=10.0, size_bytes=1, format_name="mp4", has_video=True, has_audio=True)
+cfg = load_config()
+walk = Walk(cfg, info, Journal.open(ws, "k"), {{"plan": "p"}}, "tiny", None)
+assert "scenedetect" not in sys.modules and walk._importing is None
+audio_only = Walk(cfg, replace(info, has_video=False), Journal.open(ws, "k"), {{"plan": "p"}}, "tiny", None)
+audio_only.about_to_hear()
+assert audio_only._importing is None
+walk.about_to_hear()
+assert walk._importing is not None
+walk.close()
+assert "scenedetect" in sys.modules
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

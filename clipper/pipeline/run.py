@@ -216,6 +216,7 @@ class Pipeline:
             def hear(walk: Walk) -> None:
                 if journal.end is not None:
                     return    # heard to the end already: no model to load
+                walk.about_to_hear()
                 hear_file(self.model, info, ws, journal, self.config.transcribe, self.progress, walk.add_window,
                           self.checkpoint, on_partial=walk.hearing if walk.prefetching else None)
 

@@ -19,6 +19,7 @@ windows again without transcribing.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -131,7 +132,7 @@ class Walk:
         self.audio = audio      # the run's extracted WAV (edges are checked on it while it exists)
         self.plan_key = plan_key(stage_keys)
         self.shots = ShotFinder(info.path, config)
-        self._importing = import_detector_early() if config.scenes.enabled and info.has_video else None
+        self._importing: threading.Thread | None = None   # see ``about_to_hear``
         # Decided once: ``hearing`` is called after every decoded segment.
         self.prefetching = not live and ScenePrefetch.wanted(info, config)
         self.prefetch: ScenePrefetch | None = None   # started by the first window heard in part
@@ -146,6 +147,13 @@ class Walk:
         while self.passes_done < len(self.journal.windows):
             self._pass(self.passes_done + 1, final=False)
             self.checkpoint()
+
+    def about_to_hear(self) -> None:
+        """The source is about to be transcribed: PySceneDetect is imported meanwhile, on the
+        core the audio extraction and the model load leave (a rerun that hears nothing, its
+        journal complete, does not import it unless a pass reads scene windows)."""
+        if self._importing is None and self.config.scenes.enabled and self.info.has_video:
+            self._importing = import_detector_early()
 
     def hearing(self, partial: ChunkResult) -> None:
         """The window being transcribed, as far as it is decoded: the scene prefetch reads
