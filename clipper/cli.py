@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -53,6 +53,16 @@ def _overrides(language: str | None, model: str | None, kinds: str | None, categ
     return o
 
 
+def _quiet_lost_stop(hook: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``sys.unraisablehook`` that drops the KeyboardInterrupt of a signal that landed in a
+    finaliser (Python prints such an exception with its traceback and goes on): the stop is
+    requested already and ends the command with its one line. Anything else goes to ``hook``."""
+    def quiet(unraisable: Any) -> None:
+        if not (isinstance(unraisable.exc_value, KeyboardInterrupt) and requested()):
+            hook(unraisable)
+    return quiet
+
+
 class _Group(click.Group):
     """Turns ClipperError into a one-line message and its exit code.
 
@@ -75,6 +85,8 @@ class _Group(click.Group):
             # resumes, and the exit code says which signal it was (130 or 143). The watch
             # daemon installs its own handlers to stop after the step in hand.
             previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        unraisable = sys.unraisablehook
+        sys.unraisablehook = _quiet_lost_stop(unraisable)
         try:
             result = super().invoke(ctx)
         except KeyboardInterrupt:
@@ -85,6 +97,7 @@ class _Group(click.Group):
             click.echo(f"clipper: error: {exc}", err=True)
             sys.exit(exc.exit_code)
         finally:
+            sys.unraisablehook = unraisable
             for s, h in previous.items():
                 signal.signal(s, h)
         if requested():
